@@ -1,0 +1,227 @@
+"""Command line: `python -m vpos <command> ...`. Thin: every command calls the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import VposError
+from .media import Limits
+from .pipeline import ALL_EXTRACTORS, AnalysisOptions
+
+
+class ProgressPrinter:
+    """One progress bar per stage on stderr; the pipeline's `(stage, done, total)` callback."""
+
+    def __init__(self, stream=sys.stderr, enabled: bool = True):
+        self.stream = stream
+        self.enabled = enabled
+        self.stage = None
+        self.t0 = time.perf_counter()
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self._last_draw = 0.0
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if stage != self.stage:
+            if self.stage is not None:
+                self.stream.write("\n" if self.tty else "")
+            self.stage = stage
+            self.t0 = now
+            if not self.tty:
+                self.stream.write(f"[vpos] {stage}\n")
+        if not self.tty:
+            return
+        if now - self._last_draw < 0.1 and done < total:
+            return
+        self._last_draw = now
+        frac = 0.0 if not total else max(0.0, min(1.0, done / total))
+        width = 30
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        elapsed = now - self.t0
+        eta = f" eta {elapsed * (1 - frac) / frac:5.0f}s" if 0 < frac < 1 and elapsed > 1 else ""
+        self.stream.write(f"\r{stage:>12} [{bar}] {frac * 100:5.1f}% {elapsed:6.1f}s{eta}   ")
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled and self.tty and self.stage is not None:
+            self.stream.write("\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+    return v
+
+
+def _extractor_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in ALL_EXTRACTORS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(ALL_EXTRACTORS)} (got {text!r})")
+    return names
+
+
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("analysis")
+    g.add_argument("--sample-rate", type=_positive_float, default=1.0, metavar="HZ",
+                   help="analysis samples per second of video for the visual/text/audio signals (default: 1)")
+    g.add_argument("--device", default="auto",
+                   help="where models run: auto (CUDA when available, else CPU), cpu, cuda or cuda:N (default: auto)")
+    g.add_argument("--batch-size", type=int, default=0, help="inference batch size; 0 picks 16 on CPU, 64 on GPU")
+    g.add_argument("--extractors", type=_extractor_list, default=ALL_EXTRACTORS, metavar="LIST",
+                   help=f"comma-separated extractors to run (default: {','.join(ALL_EXTRACTORS)})")
+    g.add_argument("--shot-threshold", type=float, default=0.5,
+                   help="TransNetV2 probability above which a frame is a shot transition (default: 0.5)")
+    g.add_argument("--no-shot-gate", action="store_true",
+                   help="run TransNetV2 on every window, also where no pixel changed (slower, same cuts on held frames)")
+    g.add_argument("--text-width", type=int, default=0, metavar="PX",
+                   help="width frames are scaled to for text detection (default: the extractor's; larger finds smaller text, slower)")
+    g.add_argument("--recognize-text", action="store_true", help="also recognise the detected text (slower)")
+    g.add_argument("--silence-db", type=float, default=-45.0, help="loudness (dBFS) under which a second counts as silent")
+    c = p.add_argument_group("cache and limits")
+    c.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
+    c.add_argument("--cache-dir", default=None, help="feature cache folder (default: $VPOS_CACHE_DIR or ~/.cache/vpos/features)")
+    c.add_argument("--max-width", type=int, default=Limits.max_width, help="refuse videos wider than this (default: %(default)s)")
+    c.add_argument("--max-height", type=int, default=Limits.max_height, help="refuse videos taller than this (default: %(default)s)")
+    c.add_argument("--max-duration", type=float, default=Limits.max_duration, metavar="SECONDS",
+                   help="refuse videos longer than this many seconds (default: %(default)s)")
+
+
+def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
+    return AnalysisOptions(
+        sample_rate=args.sample_rate,
+        device=args.device,
+        batch_size=args.batch_size,
+        extractors=args.extractors,
+        shot_threshold=args.shot_threshold,
+        shot_gate=not args.no_shot_gate,
+        text_detect_width=args.text_width,
+        text_recognize=args.recognize_text,
+        silence_db=args.silence_db,
+        use_cache=not args.no_cache,
+        cache_dir=args.cache_dir,
+        limits=Limits(max_width=args.max_width, max_height=args.max_height, max_duration=args.max_duration),
+    )
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .pipeline import analyze
+
+    options = options_from_args(args)
+    printer = ProgressPrinter(enabled=not args.quiet)
+    try:
+        result = analyze(args.video, options, progress=printer)
+    finally:
+        printer.close()
+    if args.json:
+        if args.json == "-":
+            sys.stdout.write(result.to_json() + "\n")
+        else:
+            result.save(args.json)
+    if not args.quiet:
+        info = result.video
+        err = sys.stderr
+        err.write(
+            f"{Path(info.path).name}: {info.duration:.1f} s, {info.width}x{info.height} @ {info.fps:.3f} fps, "
+            f"{info.frame_count} frames, audio: {'yes' if info.has_audio else 'no'}\n"
+        )
+        err.write(f"shots: {len(result.shots)}\n")
+        for w in result.warnings:
+            err.write(f"warning: {w}\n")
+        total = result.timings.get("total", 0.0)
+        err.write("timings (s):" + "".join(f" {k}={v:.2f}" for k, v in result.timings.items()) + "\n")
+        if total > 0:
+            err.write(f"real-time factor: {info.duration / total:.2f}x\n")
+        if args.json and args.json != "-":
+            err.write(f"wrote {args.json}\n")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .media import probe
+
+    info = probe(args.video)
+    print(json.dumps(info.to_dict(), indent=1))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import registry
+
+    for e in registry.list_models():
+        print(f"{e.name:28} {e.task:18} {e.source.describe()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m vpos",
+        description="vpos reads the structure of a video episode: shots, audio and on-screen-text signals, "
+        "and (as models land) openings, endings, scenes, characters and tags.",
+    )
+    parser.add_argument("--version", action="version", version=f"vpos {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("analyze", help="analyse one video and write the JSON result",
+                       description="Analyse one video: one decode pass feeds every extractor; features are cached.")
+    p.add_argument("video", help="the video file (mp4, mkv, webm, avi, mov, ...)")
+    p.add_argument("--json", metavar="OUT", help="write the JSON result here ('-' for stdout)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_analysis_options(p)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("probe", help="print what a video file holds (duration, fps, size, audio streams)")
+    p.add_argument("video")
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("models", help="list the models vpos knows and where their weights come from")
+    p.set_defaults(func=cmd_models)
+
+    for hook in _extension_parsers():
+        hook(sub)
+    return parser
+
+
+def _extension_parsers():
+    """Subcommands that live in their own modules (corpus building, evaluation, ...)."""
+    hooks = []
+    try:
+        from .corpus import cli as corpus_cli
+    except ImportError:
+        return hooks
+    for name in ("add_corpus_parser", "add_eval_parser"):
+        fn = getattr(corpus_cli, name, None)
+        if fn is not None:
+            hooks.append(fn)
+    return hooks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except VposError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

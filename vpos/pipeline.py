@@ -1,0 +1,319 @@
+"""The analysis pipeline: probe -> hash -> (cached features | one decode pass feeding every
+extractor) -> typed result.
+
+Progress goes through one callback `progress(stage, done, total)`; the CLI turns it into a progress
+bar and the app into a Gradio progress bar.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .cache import FeatureCache, content_hash
+from .errors import OptionsError
+from .extractors.base import AUDIO, FRAMES, SAMPLES, Extractor, FeatureSet, RunContext
+from .media import DecodePlan, DecodeReport, Limits, VideoInfo, decode, probe
+from .result import Analysis, Shot
+
+ProgressCallback = Callable[[str, float, float], None]
+
+ALL_EXTRACTORS = ("visual", "audio", "text", "shots")
+
+
+@dataclass
+class AnalysisOptions:
+    """Everything that changes how a video is analysed. Defaults are the 'default' profile."""
+
+    sample_rate: float = 1.0  # analysis samples per second
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    batch_size: int = 0  # 0: 16 on CPU, 64 on GPU
+    extractors: tuple[str, ...] = ALL_EXTRACTORS
+    shot_threshold: float = 0.5
+    shot_gate: bool = True  # skip TransNetV2 on windows where no pixel changes (see extractors/shots.py)
+    text_detect_width: int = 0  # 0: the text extractor's default
+    text_recognize: bool = False
+    silence_db: float = -45.0
+    use_cache: bool = True
+    cache_dir: str | None = None
+    chunk_seconds: float = 10.0
+    limits: Limits = field(default_factory=Limits)
+
+    def validate(self) -> None:
+        if not (0.05 <= self.sample_rate <= 30):
+            raise OptionsError(f"sample_rate must be between 0.05 and 30 samples per second, got {self.sample_rate}")
+        unknown = set(self.extractors) - set(ALL_EXTRACTORS)
+        if unknown:
+            raise OptionsError(f"unknown extractor(s) {sorted(unknown)}; choose from {', '.join(ALL_EXTRACTORS)}")
+        if not (0.0 < self.shot_threshold < 1.0):
+            raise OptionsError(f"shot_threshold must be between 0 and 1, got {self.shot_threshold}")
+        if self.batch_size < 0:
+            raise OptionsError("batch_size must be >= 0")
+        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
+            raise OptionsError(f"device must be auto, cpu or cuda[:N], got '{self.device}'")
+
+    def resolved_device(self) -> str:
+        import torch
+
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise OptionsError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu")
+        return self.device
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["extractors"] = list(self.extractors)
+        return d
+
+
+def build_extractor(name: str, options: AnalysisOptions) -> Extractor:
+    if name == "visual":
+        from .extractors.visual import VisualExtractor
+
+        return VisualExtractor()
+    if name == "audio":
+        from .extractors.audio import AudioExtractor
+
+        return AudioExtractor(silence_db=options.silence_db)
+    if name == "text":
+        from .extractors.text import TextExtractor
+
+        kwargs = {"recognize": options.text_recognize}
+        if options.text_detect_width:
+            kwargs["detect_width"] = options.text_detect_width
+        return TextExtractor(**kwargs)
+    if name == "shots":
+        from .extractors.shots import ShotExtractor
+
+        return ShotExtractor(gate=options.shot_gate)
+    raise OptionsError(f"unknown extractor '{name}'")
+
+
+def _noop(stage: str, done: float, total: float) -> None:
+    pass
+
+
+def extract_features(
+    info: VideoInfo,
+    video_hash: str,
+    options: AnalysisOptions,
+    progress: ProgressCallback = _noop,
+    extractors: Iterable[Extractor] | None = None,
+) -> tuple[dict[str, FeatureSet], dict[str, float], list[str], dict]:
+    """Features of every requested extractor: from the cache, or from one decode pass."""
+    cache = FeatureCache(options.cache_dir, enabled=options.use_cache)
+    device = options.resolved_device()
+    exts = list(extractors) if extractors is not None else [build_extractor(n, options) for n in options.extractors]
+    warnings: list[str] = []
+    timings: dict[str, float] = {}
+    if not info.has_audio:
+        if any(AUDIO in e.needs for e in exts):
+            warnings.append("the video has no audio track: audio signals are omitted and analysis continues without them")
+        exts = [e for e in exts if AUDIO not in e.needs]
+
+    features: dict[str, FeatureSet] = {}
+    todo: list[Extractor] = []
+    for e in exts:
+        keyparts = dict(e.cache_key_parts(), sample_rate=options.sample_rate)
+        fs = cache.get(video_hash, keyparts)
+        if fs is not None:
+            features[e.name] = fs
+        else:
+            todo.append(e)
+
+    if todo:
+        t0 = time.perf_counter()
+        for i, e in enumerate(todo):
+            progress("load models", i, len(todo))
+            e.load(device)
+        progress("load models", len(todo), len(todo))
+        timings["load_models"] = time.perf_counter() - t0
+
+        widths = [e.sample_width for e in todo if SAMPLES in e.needs]
+        plan = DecodePlan(
+            sample_rate=options.sample_rate,
+            sample_width=max(widths) if widths else 0,
+            small_frames=any(FRAMES in e.needs for e in todo),
+            audio=any(AUDIO in e.needs for e in todo),
+            chunk_seconds=options.chunk_seconds,
+        )
+        batch = options.batch_size or (16 if device == "cpu" else 64)
+        ctx = RunContext(info=info, sample_rate=options.sample_rate, device=device, batch_size=batch)
+        for e in todo:
+            e.begin(ctx)
+            timings[e.name] = 0.0
+        report = DecodeReport()
+        t_dec = time.perf_counter()
+        wait = 0.0
+        progress("extract", 0, info.duration)
+        t_wait = time.perf_counter()
+        for chunk in decode(info, plan, report):
+            wait += time.perf_counter() - t_wait
+            for e in todo:
+                t = time.perf_counter()
+                e.update(chunk)
+                timings[e.name] += time.perf_counter() - t
+            progress("extract", min(chunk.video_end, info.duration), info.duration)
+            t_wait = time.perf_counter()
+        for e in todo:
+            t = time.perf_counter()
+            fs = e.finish()
+            timings[e.name] += time.perf_counter() - t
+            features[e.name] = fs
+        timings["decode_wait"] = wait
+        timings["extract_total"] = time.perf_counter() - t_dec
+        progress("extract", info.duration, info.duration)
+        warnings.extend(report.warnings)
+        n_samples = report.samples
+        n_frames = report.frames
+        for e in todo:
+            fs = features[e.name]
+            if SAMPLES in e.needs or "per_sample" in fs.meta:
+                _fit_samples(fs, n_samples)
+            fs.meta["n_samples"] = n_samples
+            fs.meta["n_frames"] = n_frames
+            fs.meta["duration_decoded"] = report.last_time
+            fs.meta["warnings"] = report.warnings
+            cache.put(video_hash, dict(e.cache_key_parts(), sample_rate=options.sample_rate), fs)
+        # Features that came from the cache were computed over the same file; their counts agree.
+    else:
+        for fs in features.values():
+            for w in fs.meta.get("warnings", []):
+                if w not in warnings:
+                    warnings.append(w)
+    cache_info = {"dir": str(cache.root), "enabled": cache.enabled, "hits": cache.hits, "misses": cache.misses, "rebuilt": cache.rebuilt}
+    return features, timings, warnings, cache_info
+
+
+def _fit_samples(fs: FeatureSet, n: int) -> None:
+    """Trim or pad per-sample arrays to exactly n rows (audio can run past or stop short of the
+    video), padding with each array's declared fill value."""
+    keys = fs.meta.get("per_sample")
+    if keys is None:
+        keys = [k for k, a in fs.arrays.items() if a.ndim >= 1]
+    fill = fs.meta.get("fill", {})
+    for k in keys:
+        a = fs.arrays[k]
+        if len(a) == n:
+            continue
+        if len(a) > n:
+            fs.arrays[k] = a[:n]
+        else:
+            pad = np.full((n - len(a),) + a.shape[1:], fill.get(k, 0), dtype=a.dtype)
+            fs.arrays[k] = np.concatenate([a, pad])
+
+
+def build_shots(shot_fs: FeatureSet, fps: float, threshold: float) -> list[Shot]:
+    from .extractors.shots import shots_from_predictions
+
+    prob = shot_fs["single"]
+    times = shot_fs["frame_times"]
+    spans = shots_from_predictions(prob, threshold)
+    shots = []
+    n = len(times)
+    for i, (a, b) in enumerate(spans):
+        start_t = float(times[a]) if a < n else a / fps
+        end_t = float(times[b + 1]) if b + 1 < n else (float(times[b]) + 1.0 / fps if b < n else (b + 1) / fps)
+        shots.append(Shot(index=i, start_frame=int(a), end_frame=int(b), start_time=round(start_t, 4), end_time=round(end_t, 4)))
+    return shots
+
+
+def per_second_signals(features: dict[str, FeatureSet], n: int, sample_rate: float) -> dict[str, list]:
+    step = 1.0 / sample_rate
+    out: dict[str, list] = {"t": [round(k * step, 4) for k in range(n)]}
+    if "audio" in features:
+        a = features["audio"].arrays
+        for key in ("loudness_db", "silence", "speech_cue", "spectral_flux", "low_energy_ratio", "modulation_4hz"):
+            if key in a:
+                out[key] = a[key][:n].tolist()
+    if "text" in features:
+        a = features["text"].arrays
+        if "area" in a:
+            out["text_area"] = a["area"][:n].tolist()
+        if "count" in a:
+            out["text_boxes"] = a["count"][:n].tolist()
+    if "visual" in features and "embedding" in features["visual"]:
+        emb = features["visual"]["embedding"][:n].astype(np.float32)
+        norm = emb / (np.linalg.norm(emb, axis=1, keepdims=True) + 1e-8)
+        change = np.zeros(len(emb), np.float32)
+        if len(emb) > 1:
+            change[1:] = 1.0 - (norm[1:] * norm[:-1]).sum(1)
+        out["visual_change"] = change.tolist()
+    if "shots" in features:
+        s = features["shots"]
+        prob, times = s["single"], s["frame_times"]
+        if len(times):
+            bins = np.minimum((times / step).astype(np.int64), n - 1) if n else np.zeros(0, np.int64)
+            shot_change = np.zeros(n, np.float32)
+            if n:
+                np.maximum.at(shot_change, bins, prob.astype(np.float32))
+            out["shot_change"] = shot_change.tolist()
+    return out
+
+
+def analyze(
+    path: str | os.PathLike,
+    options: AnalysisOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> Analysis:
+    """Analyse one video file and return its typed `Analysis` (see `Analysis.to_json`)."""
+    options = options or AnalysisOptions()
+    options.validate()
+    progress = progress or _noop
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    t = time.perf_counter()
+    progress("probe", 0, 1)
+    info = probe(path, options.limits)
+    progress("probe", 1, 1)
+    timings["probe"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    progress("hash", 0, 1)
+    video_hash = content_hash(path)
+    progress("hash", 1, 1)
+    timings["hash"] = time.perf_counter() - t
+
+    features, ext_timings, warnings, cache_info = extract_features(info, video_hash, options, progress)
+    timings.update(ext_timings)
+
+    any_fs = next(iter(features.values()), None)
+    n_samples = int(any_fs.meta.get("n_samples", 0)) if any_fs else 0
+    n_frames = int(any_fs.meta.get("n_frames", 0)) if any_fs else 0
+    if n_frames:
+        info.frame_count = n_frames
+        # The decoded frames are the truth: headers can be off (Matroska reports the longest
+        # stream, a truncated file its intended length).
+        decoded = float(any_fs.meta.get("duration_decoded", 0) or 0)
+        if decoded:
+            info.duration = round(decoded, 4)
+
+    t = time.perf_counter()
+    shots = build_shots(features["shots"], info.fps, options.shot_threshold) if "shots" in features else []
+    per_second = per_second_signals(features, n_samples, options.sample_rate)
+    timings["assemble"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t_all
+
+    opts = options.to_dict()
+    opts["device"] = options.resolved_device()
+    opts.pop("cache_dir", None)
+    opts.pop("limits", None)
+    result = Analysis(
+        video=info,
+        per_second=per_second,
+        shots=shots,
+        timings=timings,
+        warnings=warnings,
+        options=opts,
+        cache={**cache_info, "video_hash": video_hash},
+        features=features,
+    )
+    progress("done", 1, 1)
+    return result
