@@ -89,6 +89,10 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
                    help="width frames are scaled to for text detection (default: the extractor's; larger finds smaller text, slower)")
     g.add_argument("--recognize-text", action="store_true", help="also recognise the detected text (slower)")
     g.add_argument("--silence-db", type=float, default=-45.0, help="loudness (dBFS) under which a second counts as silent")
+    g.add_argument("--no-oped", action="store_true", help="do not detect openings and endings")
+    g.add_argument("--oped-weights", default=None, metavar="PATH_OR_REPO",
+                   help="opening/ending checkpoints: a local folder or a Hugging Face Hub repo id 'owner/name[@revision]' "
+                        "(default: $VPOS_OPED_WEIGHTS, else the offline copy in weights/oped)")
     c = p.add_argument_group("cache and limits")
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     c.add_argument("--cache-dir", default=None, help="feature cache folder (default: $VPOS_CACHE_DIR or ~/.cache/vpos/features)")
@@ -112,6 +116,8 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         use_cache=not args.no_cache,
         cache_dir=args.cache_dir,
         limits=Limits(max_width=args.max_width, max_height=args.max_height, max_duration=args.max_duration),
+        oped=not args.no_oped,
+        oped_weights=args.oped_weights,
     )
 
 
@@ -143,8 +149,89 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         err.write("timings (s):" + "".join(f" {k}={v:.2f}" for k, v in result.timings.items()) + "\n")
         if total > 0:
             err.write(f"real-time factor: {info.duration / total:.2f}x\n")
+        for label in ("opening", "ending"):
+            seg = getattr(result, label)
+            if seg is not None:
+                err.write(f"{label}: {seg.start:.2f}-{seg.end:.2f} s (confidence {seg.confidence:.2f})\n")
         if args.json and args.json != "-":
             err.write(f"wrote {args.json}\n")
+    if args.exports:
+        _write_exports(result.to_dict(), args.exports, Path(args.video).stem)
+    return 0
+
+
+def _write_exports(result_doc: dict, out_dir: str, stem: str) -> None:
+    from .exports import write_all
+
+    write_all(result_doc, Path(out_dir) / stem)
+
+
+def cmd_season(args: argparse.Namespace) -> int:
+    from .season import analyze_season, find_videos
+
+    videos = find_videos(args.inputs)
+    printer = ProgressPrinter(enabled=not args.quiet)
+    try:
+        results = analyze_season(videos, options_from_args(args), progress=printer)
+    finally:
+        printer.close()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        stem = Path(r.video.path).stem
+        r.save(out / f"{stem}.json")
+        _write_exports(r.to_dict(), out, stem)
+        if not args.quiet:
+            op = f"{r.opening.start:.1f}-{r.opening.end:.1f}" if r.opening else "none"
+            ed = f"{r.ending.start:.1f}-{r.ending.end:.1f}" if r.ending else "none"
+            sys.stderr.write(f"{Path(r.video.path).name}: opening {op}, ending {ed}\n")
+    sys.stderr.write(f"wrote {len(results)} results to {out}\n")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        doc = json.loads(Path(args.result).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise VposError(f"cannot read the result {args.result}: {e}") from None
+    if "video" not in doc:
+        raise VposError(f"{args.result} is not a vpos result (no 'video' field)")
+    _write_exports(doc, args.out, Path(args.result).stem)
+    return 0
+
+
+def cmd_train_oped(args: argparse.Namespace) -> int:
+    from .train_oped import main_train
+
+    return main_train(args)
+
+
+def cmd_export_weights(args: argparse.Namespace) -> int:
+    import shutil
+
+    from .oped import _resolve_source, load_checkpoints
+
+    src = _resolve_source(args.src)
+    load_checkpoints(str(src))  # refuse to publish a set that does not load strictly
+    shutil.copytree(src, args.out, dirs_exist_ok=True)
+    print(f"copied {src} -> {args.out}")
+    return 0
+
+
+def cmd_push_weights(args: argparse.Namespace) -> int:
+    from huggingface_hub import HfApi
+
+    from .oped import _resolve_source, load_checkpoints
+
+    src = _resolve_source(args.src)
+    load_checkpoints(str(src))
+    try:
+        api = HfApi()
+        api.create_repo(args.repo_id, private=args.private, exist_ok=True)
+        info = api.upload_folder(repo_id=args.repo_id, folder_path=str(src), commit_message="vpos opening/ending checkpoints")
+    except Exception as e:  # noqa: BLE001 - network and auth failures alike
+        raise VposError(f"could not push to the Hub repo {args.repo_id}: {e.__class__.__name__}: {str(e)[:300]}") from None
+    print(f"pushed {src} to {args.repo_id}: {info}")
     return 0
 
 
@@ -178,8 +265,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", help="the video file (mp4, mkv, webm, avi, mov, ...)")
     p.add_argument("--json", metavar="OUT", help="write the JSON result here ('-' for stdout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--exports", metavar="DIR", help="also write chapters (WebVTT, FFmetadata, Matroska XML), a Kodi/mpv EDL and a per-second CSV here")
     add_analysis_options(p)
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("season", help="analyse several episodes of one show together: repetition marks openings/endings",
+                       description="Season mode: analyse every episode (a folder or several files), find what repeats across "
+                                   "them and fuse it with the model's per-second probabilities.")
+    p.add_argument("inputs", nargs="+", help="video files, or folders of them")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for one JSON result (and exports) per episode")
+    p.add_argument("-q", "--quiet", action="store_true")
+    add_analysis_options(p)
+    p.set_defaults(func=cmd_season)
+
+    p = sub.add_parser("export", help="write chapters / EDL / CSV from a saved JSON result")
+    p.add_argument("result", help="a JSON result written by analyze or season")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("train", help="train vpos models on a corpus (see: python -m vpos train oped --help)")
+    tsub = p.add_subparsers(dest="model", metavar="MODEL")
+    t = tsub.add_parser("oped", help="train the opening/ending checkpoints (AVTNet family) and write a fused set")
+    t.add_argument("--corpus", required=True, help="a corpus folder built by `python -m vpos corpus build` (with split.json)")
+    t.add_argument("--out", default="weights/oped", help="folder for the checkpoints and fusion.json (default: weights/oped)")
+    t.add_argument("--variants", default="avtnet,avtnet_norm,yolt", help="checkpoints to train, one per variant (default: %(default)s)")
+    t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--cache-dir", default=None)
+    t.set_defaults(func=cmd_train_oped)
+
+    p = sub.add_parser("export-weights", help="copy the opening/ending checkpoint set into a folder ready to publish")
+    p.add_argument("--src", default=None, help="checkpoint set (default: weights/oped)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export_weights)
+
+    p = sub.add_parser("push-weights", help="publish the checkpoint set to a Hugging Face Hub repo (needs network and a token)")
+    p.add_argument("repo_id")
+    p.add_argument("--src", default=None, help="checkpoint set (default: weights/oped)")
+    p.add_argument("--private", action="store_true")
+    p.set_defaults(func=cmd_push_weights)
 
     p = sub.add_parser("probe", help="print what a video file holds (duration, fps, size, audio streams)")
     p.add_argument("video")

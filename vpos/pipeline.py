@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .cache import FeatureCache, content_hash
-from .errors import OptionsError
+from .errors import ModelLoadError, OptionsError
 from .extractors.base import AUDIO, FRAMES, SAMPLES, Extractor, FeatureSet, RunContext
 from .media import DecodePlan, DecodeReport, Limits, VideoInfo, decode, probe
 from .result import Analysis, Shot
@@ -43,6 +43,8 @@ class AnalysisOptions:
     cache_dir: str | None = None
     chunk_seconds: float = 10.0
     limits: Limits = field(default_factory=Limits)
+    oped: bool = True  # openings/endings (needs the visual, audio and text features)
+    oped_weights: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_OPED_WEIGHTS or weights/oped
 
     def validate(self) -> None:
         if not (0.05 <= self.sample_rate <= 30):
@@ -257,6 +259,26 @@ def per_second_signals(features: dict[str, FeatureSet], n: int, sample_rate: flo
     return out
 
 
+def detect_openings_endings(features, per_second, info: VideoInfo, shots, options: AnalysisOptions, warnings: list[str]):
+    """The fused opening/ending checkpoints over this episode, or None with a warning that says why."""
+    from . import oped
+
+    if len(per_second.get("t", [])) == 0:
+        return None
+    needed = {"visual", "text"} | ({"audio"} if info.has_audio else set())
+    missing = needed - set(features)
+    if missing:
+        warnings.append(f"openings/endings not detected: they need the {', '.join(sorted(missing))} extractor(s)")
+        return None
+    try:
+        models = oped.load_checkpoints(options.oped_weights, device=options.resolved_device())
+    except ModelLoadError as e:
+        warnings.append(f"openings/endings not detected: {e}")
+        return None
+    cut_times = np.array([s.start_time for s in shots[1:]]) if shots else None
+    return oped.detect(features, per_second, info.duration, cut_times, models, options.resolved_device(), sample_rate=options.sample_rate)
+
+
 def analyze(
     path: str | os.PathLike,
     options: AnalysisOptions | None = None,
@@ -299,6 +321,14 @@ def analyze(
     shots = build_shots(features["shots"], info.fps, options.shot_threshold) if "shots" in features else []
     per_second = per_second_signals(features, n_samples, options.sample_rate)
     timings["assemble"] = time.perf_counter() - t
+
+    oped_result = None
+    if options.oped:
+        t = time.perf_counter()
+        progress("openings/endings", 0, 1)
+        oped_result = detect_openings_endings(features, per_second, info, shots, options, warnings)
+        progress("openings/endings", 1, 1)
+        timings["oped"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     opts = options.to_dict()
@@ -315,5 +345,13 @@ def analyze(
         cache={**cache_info, "video_hash": video_hash},
         features=features,
     )
+    if oped_result is not None:
+        per_second["op_prob"] = oped_result.op_prob.tolist()
+        per_second["ed_prob"] = oped_result.ed_prob.tolist()
+        for label, p in oped_result.extra_probs.items():
+            per_second[f"{label}_prob"] = p.tolist()
+        result.opening = oped_result.opening
+        result.ending = oped_result.ending
+        result.segments = oped_result.segments
     progress("done", 1, 1)
     return result

@@ -1,0 +1,105 @@
+"""Opening/ending decoding, checkpoint fusion, exports and season repetition on known inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vpos import exports
+from vpos.oped import best_segment, kmeans_fuse, refine_boundary, segments_from_probs
+from vpos.season import blocks, repeated_runs, repetition
+
+
+def test_best_segment_finds_the_block_and_respects_limits():
+    p = np.full(600, 0.05)
+    p[100:190] = 0.9
+    p[140] = 0.3  # a dip inside does not split it
+    assert best_segment(p, 20, 200) == (100, 190)
+    assert best_segment(np.full(600, 0.1), 20, 200) is None
+    short = np.full(300, 0.05)
+    short[10:15] = 0.95
+    assert best_segment(short, 20, 200) is None  # 5 s is no opening
+
+
+def test_refine_boundary_interpolates_then_snaps_to_cut():
+    # Second k stands for [k, k+1): its centre is k + 0.5; the boundary is where p crosses 0.5
+    # between the centres of seconds 9 and 10.
+    p = np.array([0.0] * 9 + [0.25] + [1.0] * 10)
+    assert refine_boundary(10.0, p, True, None) == pytest.approx(9.5 + 1 / 3, abs=0.01)
+    assert refine_boundary(10.0, p, True, np.array([9.2, 30.0])) == pytest.approx(9.2)
+    assert refine_boundary(10.0, p, True, np.array([12.0])) == pytest.approx(9.5 + 1 / 3, abs=0.01)
+
+
+def test_kmeans_fusion_drops_the_outlier():
+    assert kmeans_fuse([90.0, 90.4, 89.8, 90.2, 140.0]) == pytest.approx(90.1, abs=0.01)
+    assert kmeans_fuse([12.0, 12.0]) == 12.0
+
+
+def test_segments_from_probs():
+    op = np.zeros(1200)
+    op[30:120] = 1
+    ed = np.zeros(1200)
+    ed[1000:1090] = 1
+    segs = segments_from_probs({"opening": op, "ending": ed}, 1200.0)
+    assert segs["opening"] == pytest.approx((30.0, 120.0), abs=0.01)
+    assert segs["ending"] == pytest.approx((1000.0, 1090.0), abs=0.01)
+
+
+def _doc():
+    return {
+        "video": {"duration": 1420.0},
+        "opening": {"start": 30.0, "end": 120.0, "confidence": 0.9},
+        "ending": {"start": 1300.0, "end": 1390.0, "confidence": 0.8},
+        "segments": [{"label": "opening", "start": 30.0, "end": 120.0, "confidence": 0.9},
+                     {"label": "ending", "start": 1300.0, "end": 1390.0, "confidence": 0.8}],
+        "per_second": {"t": [0, 1, 2], "op_prob": [0.1, 0.2, None]},
+    }
+
+
+def test_exports():
+    doc = _doc()
+    ch = exports.chapters(doc)
+    assert [c[2] for c in ch] == ["episode", "opening", "episode", "ending", "episode"]
+    assert ch[0][0] == 0 and ch[-1][1] == 1420.0
+    vtt = exports.webvtt_chapters(doc)
+    assert vtt.startswith("WEBVTT") and "00:00:30.000 --> 00:02:00.000\nOpening" in vtt
+    ff = exports.ffmetadata(doc)
+    assert ff.startswith(";FFMETADATA1") and "START=30000" in ff and "END=120000" in ff
+    xml = exports.matroska_chapters(doc)
+    assert "<ChapterTimeStart>00:00:30.000000000</ChapterTimeStart>" in xml
+    assert exports.edl(doc) == "30.000\t120.000\t3\n1300.000\t1390.000\t3\n"
+    csv_text = exports.per_second_csv(doc)
+    assert csv_text.splitlines()[0] == "t,op_prob" and csv_text.splitlines()[3] == "2,"
+
+
+def test_season_repetition_finds_the_shared_block():
+    rng = np.random.default_rng(0)
+    shared = rng.standard_normal((90, 16))
+    eps = []
+    for cold in (0, 37, 120):  # OP at 0:00, after a short and after a long cold open
+        body = rng.standard_normal((400, 16))
+        f = np.concatenate([body[:cold], shared, body[cold:]])
+        eps.append(f / np.linalg.norm(f, axis=1, keepdims=True))
+    runs = repeated_runs(eps[0], eps[1], threshold=0.8)
+    assert any(a1 - a0 >= 85 and a0 == 0 and b0 == 37 for a0, a1, b0 in runs)
+    reps = repetition(eps, threshold=0.8)
+    for cold, rep in zip((0, 37, 120), reps):
+        bl = blocks(rep)
+        assert len(bl) == 1 and bl[0].start == cold and bl[0].end == cold + 90 and bl[0].partners == 2
+
+
+def test_export_cli_round_trip(tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "ep.json"
+    src.write_text(json.dumps(_doc()))
+    p = subprocess.run([sys.executable, "-m", "vpos", "export", str(src), "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "x" / "ep.chapters.vtt").exists() and (tmp_path / "x" / "ep.edl").read_text().startswith("30.000")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    p = subprocess.run([sys.executable, "-m", "vpos", "export", str(bad), "--out", str(tmp_path / "y")], capture_output=True, text=True)
+    assert p.returncode == 2 and "cannot read" in p.stderr

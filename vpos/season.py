@@ -1,0 +1,194 @@
+"""Season mode: what repeats across episodes of one show marks its openings and endings.
+
+Each episode gets a per-second fingerprint (the shape of its log-mel spectrum, plus its frame
+embedding); for every pair of episodes, runs along the diagonals of their similarity matrix where
+both agree for at least `min_run` seconds are repeated material (gaps up to `max_gap` seconds are
+bridged, as Intro Skipper does). Repetition is then fused with the model's per-second
+probabilities: a repeated block that the model calls an opening or ending gets the block's edges,
+which are exact where the model is only roughly right; a block the model does not recognise is
+kept only where its position and length fit an opening or ending. A single episode falls back to
+the model alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .result import Segment
+
+
+@dataclass
+class Block:
+    start: int  # first second
+    end: int  # one past the last second
+    partners: int  # how many other episodes share it
+
+
+def fingerprint(features: dict, n: int) -> np.ndarray:
+    parts = []
+    if "audio" in features and "logmel" in features["audio"]:
+        lm = features["audio"]["logmel"][:n].astype(np.float32)
+        lm = lm - lm.mean(1, keepdims=True)  # spectral shape, independent of loudness
+        parts.append(lm / (np.linalg.norm(lm, axis=1, keepdims=True) + 1e-6))
+    if "visual" in features and "embedding" in features["visual"]:
+        e = features["visual"]["embedding"][:n].astype(np.float32)
+        e = e - e.mean(0, keepdims=True)
+        parts.append(0.7 * e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-6))
+    if not parts:
+        return np.zeros((n, 1), np.float32)
+    f = np.concatenate(parts, 1)
+    return f / (np.linalg.norm(f, axis=1, keepdims=True) + 1e-6)
+
+
+def _runs(mask: np.ndarray, max_gap: int, min_run: int) -> list[tuple[int, int]]:
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return []
+    runs, a, prev = [], idx[0], idx[0]
+    for i in idx[1:]:
+        if i - prev > max_gap + 1:
+            if prev + 1 - a >= min_run:
+                runs.append((a, prev + 1))
+            a = i
+        prev = i
+    if prev + 1 - a >= min_run:
+        runs.append((a, prev + 1))
+    return runs
+
+
+def repeated_runs(fa: np.ndarray, fb: np.ndarray, threshold: float = 0.8, min_run: int = 12, max_gap: int = 3):
+    """Runs (a0, a1, b0) of seconds where A[a0:a1] matches B[b0:b0 + a1 - a0]."""
+    sim = fa @ fb.T
+    na, nb = sim.shape
+    out = []
+    for d in range(-(na - 1), nb):
+        diag = np.diagonal(sim, offset=d)
+        if len(diag) < min_run:
+            continue
+        for r0, r1 in _runs(diag > threshold, max_gap, min_run):
+            a0 = r0 if d >= 0 else r0 - d
+            b0 = r0 + d if d >= 0 else r0
+            out.append((a0, a0 + (r1 - r0), b0))
+    return out
+
+
+def repetition(fps: list[np.ndarray], **kw) -> list[np.ndarray]:
+    """Per episode, per second: how many other episodes repeat that second."""
+    reps = [np.zeros(len(f), np.int32) for f in fps]
+    for i in range(len(fps)):
+        for j in range(i + 1, len(fps)):
+            cover_i = np.zeros(len(fps[i]), bool)
+            cover_j = np.zeros(len(fps[j]), bool)
+            for a0, a1, b0 in repeated_runs(fps[i], fps[j], **kw):
+                cover_i[a0:a1] = True
+                cover_j[b0 : b0 + (a1 - a0)] = True
+            reps[i] += cover_i
+            reps[j] += cover_j
+    return reps
+
+
+def blocks(rep: np.ndarray, min_len: int = 15, max_gap: int = 3) -> list[Block]:
+    return [Block(a, b, int(rep[a:b].max())) for a, b in _runs(rep > 0, max_gap, min_len)]
+
+
+def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None):
+    """Fused per-second probabilities and segments of one episode of a season."""
+    from .oped import LIMITS, refine_boundary, segments_from_probs
+
+    n = len(op_prob)
+    op, ed = op_prob.astype(np.float32).copy(), ed_prob.astype(np.float32).copy()
+    for blk in blocks(rep[:n]):
+        length = blk.end - blk.start
+        mo, me = float(op_prob[blk.start : blk.end].mean()), float(ed_prob[blk.start : blk.end].mean())
+        centre = (blk.start + blk.end) / 2 / max(n, 1)
+        label = None
+        if max(mo, me) >= 0.25:
+            label = "opening" if mo >= me else "ending"
+        elif LIMITS["opening"][0] <= length <= LIMITS["opening"][1]:
+            # Unrecognised by the model: only a song-length block near either end of the episode.
+            label = "opening" if centre < 0.35 else ("ending" if centre > 0.65 else None)
+        if label is None:
+            continue
+        target = op if label == "opening" else ed
+        other = ed if label == "opening" else op
+        target[blk.start : blk.end] = np.maximum(target[blk.start : blk.end], 0.9)
+        other[blk.start : blk.end] = np.minimum(other[blk.start : blk.end], 0.1)
+    segs = segments_from_probs({"opening": op, "ending": ed}, duration, cut_times)
+    return op, ed, segs
+
+
+def apply_season(analyses: list, reps: list[np.ndarray]) -> None:
+    """Rewrite each analysis's opening/ending from the fused season evidence (in place)."""
+    from .oped import evidence
+
+    for a, rep in zip(analyses, reps):
+        ps = a.per_second
+        if "op_prob" not in ps:
+            continue
+        op0, ed0 = np.asarray(ps["op_prob"], np.float32), np.asarray(ps["ed_prob"], np.float32)
+        cut_times = np.array([s.start_time for s in a.shots[1:]]) if a.shots else None
+        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times)
+        ps["op_prob"] = op.tolist()
+        ps["ed_prob"] = ed.tolist()
+        ps["repetition"] = np.minimum(rep[: len(op)], 9).astype(int).tolist()
+        for label in ("opening", "ending"):
+            span = segs[label]
+            if span is None:
+                setattr(a, label, None)
+                continue
+            p = op if label == "opening" else ed
+            i0, i1 = int(np.floor(span[0])), int(np.ceil(span[1]))
+            ev = evidence(label, span[0], span[1], ps, (rep > 0).astype(np.float32))
+            setattr(a, label, Segment(label, round(span[0], 3), round(span[1], 3), round(float(p[i0:i1].mean()), 4), ev))
+        others = [s for s in (a.segments or []) if s.label not in ("opening", "ending")]
+        a.segments = sorted([s for s in (a.opening, a.ending) if s] + others, key=lambda s: s.start)
+        a.warnings = [w for w in a.warnings if "season" not in w]
+
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
+
+
+def find_videos(inputs) -> list:
+    """Video files named directly, or found (sorted, recursively) under the folders named."""
+    from pathlib import Path
+
+    from .errors import OptionsError
+
+    out = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES and q.is_file())
+        elif p.exists():
+            out.append(p)
+        else:
+            raise OptionsError(f"{p}: no such file or folder")
+    if not out:
+        raise OptionsError("no video files found in " + ", ".join(map(str, inputs)))
+    return out
+
+
+def analyze_season(videos, options=None, progress=None) -> list:
+    """Analyse every episode (features cached), then fuse repetition across them."""
+    from .pipeline import AnalysisOptions, analyze
+
+    options = options or AnalysisOptions()
+    progress = progress or (lambda *a: None)
+    results = []
+    for i, v in enumerate(videos):
+        def sub(stage, done, total, _i=i):
+            progress(f"episode {_i + 1}/{len(videos)}: {stage}", done, total)
+
+        results.append(analyze(v, options, progress=sub))
+    if len(results) < 2:
+        for r in results:
+            r.warnings.append("season mode needs two or more episodes; this result uses the model alone")
+        return results
+    progress("season matching", 0, 1)
+    fps = [fingerprint(r.features, len(r.per_second["t"])) for r in results]
+    reps = repetition(fps)
+    apply_season(results, reps)
+    progress("season matching", 1, 1)
+    return results

@@ -1,0 +1,247 @@
+"""Training the opening/ending checkpoints on cached features.
+
+    python -m vpos train oped --corpus CORPUS_DIR --out weights/oped
+
+Episodes come from a corpus built by `python -m vpos corpus build` (ground-truth JSON beside each
+video; `split.json` names the training, validation and test shows) or from the source
+competition's format (`<id>_start.mp4` / `<id>_end.mp4` with `name seconds` label lines). Features
+are extracted once through the normal pipeline and cached, so retraining costs only the training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .oped_model import CLASSES, AVTNet, EpisodeInputs, episode_inputs
+
+
+@dataclass
+class Example:
+    id: str
+    show: str
+    inputs: EpisodeInputs
+    targets: np.ndarray  # (T, C) 0/1
+    op_end: float | None  # seconds, for the clip regression head
+    duration: float
+    cut_times: np.ndarray
+
+
+def _per_second_labels(intervals, duration: float, n: int) -> np.ndarray:
+    """Second i is 1 when [i, i+1) overlaps the intervals by >= 0.5 s (as the truth JSON does)."""
+    out = np.zeros(n, np.float32)
+    for a, b in intervals:
+        for i in range(max(0, int(math.floor(a))), min(n, int(math.ceil(b)))):
+            if min(b, i + 1) - max(a, i) >= 0.5:
+                out[i] = 1
+    return out
+
+
+def targets_from_truth(truth: dict, n: int) -> np.ndarray:
+    segs = truth.get("segments", [])
+    cols = []
+    for c in CLASSES:
+        ivs = [(s["start"], s["end"]) for s in segs if s["label"] == c or (c == "preview" and s["label"] == "preview")]
+        cols.append(_per_second_labels(ivs, truth["duration"], n))
+    return np.stack(cols, 1)
+
+
+def load_corpus_examples(corpus: Path, shows: set[str] | None, options, progress=print) -> list[Example]:
+    from .pipeline import analyze
+
+    examples = []
+    truths = sorted(corpus.rglob("*.truth.json"))
+    for i, tp in enumerate(truths):
+        truth = json.loads(tp.read_text())
+        if shows is not None and truth["show"] not in shows:
+            continue
+        video = (corpus / truth["path"]) if not Path(truth["path"]).is_absolute() else Path(truth["path"])
+        t0 = time.perf_counter()
+        r = analyze(video, options)
+        progress(f"[{i + 1}/{len(truths)}] {truth['id']}: features ready in {time.perf_counter() - t0:.1f} s")
+        n = len(r.per_second["t"])
+        inputs = episode_inputs(r.features, r.per_second, r.video.duration)
+        op = truth.get("opening")
+        examples.append(
+            Example(
+                id=truth["id"],
+                show=truth["show"],
+                inputs=inputs,
+                targets=targets_from_truth(truth, n),
+                op_end=op["end"] if op and op["end"] <= 200 else None,
+                duration=r.video.duration,
+                cut_times=np.array([s.start_time for s in r.shots[1:]]) if r.shots else np.zeros(0),
+            )
+        )
+    return examples
+
+
+def _batch(examples: list[Example], length: int, rng: np.random.Generator, clip_len: int):
+    """Random windows of `length` seconds (whole episodes when shorter, zero-padded); a share of
+    windows are the first `clip_len` seconds so the clip regression head learns the OP end."""
+    mf, em, ma, de, tg, valid, reg_t, reg_on = [], [], [], [], [], [], [], []
+    for ex in examples:
+        T = ex.inputs.steps
+        use_clip = clip_len and ex.op_end is not None and T >= clip_len and rng.random() < 0.3
+        L = clip_len if use_clip else length
+        if use_clip:
+            a = 0
+        else:
+            a = int(rng.integers(0, max(1, T - L + 1)))
+        b = min(T, a + L)
+        w = ex.inputs.window(a, b)
+        pad = L - (b - a)
+        mf.append(np.pad(w.mfcc, ((0, 0), (0, pad * 100))))
+        em.append(np.pad(w.embedding, ((0, pad), (0, 0))))
+        ma.append(np.pad(w.mask, ((0, pad), (0, 0), (0, 0))))
+        de.append(np.pad(w.desc, ((0, pad), (0, 0))))
+        tg.append(np.pad(ex.targets[a:b], ((0, pad), (0, 0))))
+        v = np.zeros(L, np.float32)
+        v[: b - a] = 1
+        valid.append(v)
+        reg_t.append(ex.op_end if use_clip else 0.0)
+        reg_on.append(1.0 if use_clip else 0.0)
+    # Windows in one batch share a length: group by length.
+    return [torch.from_numpy(np.stack(x)) for x in (mf, em, ma, de, tg, valid)], torch.tensor(reg_t), torch.tensor(reg_on)
+
+
+def train_checkpoint(train: list[Example], val: list[Example], variant: str, seed: int, epochs: int = 40,
+                     window: int = 360, batch: int = 6, lr: float = 3e-4, device: str = "cpu", log=print, **model_kwargs) -> tuple[AVTNet, dict]:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = AVTNet(variant=variant, **model_kwargs).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps_per_epoch = max(1, math.ceil(len(train) / batch))
+    total = epochs * steps_per_epoch
+    warm = 5 * steps_per_epoch
+    # Cosine schedule with 5 warm-up epochs, as the source system trains.
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+    pos = np.concatenate([e.targets for e in train]).mean(0)
+    pos_weight = torch.tensor(np.clip((1 - pos) / np.maximum(pos, 1e-3), 1, 20) ** 0.5, dtype=torch.float32, device=device)
+    best, best_state, history = -1.0, None, []
+    for ep in range(epochs):
+        model.train()
+        order = rng.permutation(len(train))
+        losses = []
+        for k in range(steps_per_epoch):
+            items = [train[i] for i in order[k * batch : (k + 1) * batch]]
+            if not items:
+                continue
+            # One window length per batch: either all clip windows or all random windows.
+            (mf, em, ma, de, tg, valid), reg_t, reg_on = _batch(items, window, rng, model.clip_len)
+            lengths = {x.shape[-1] for x in [tg.transpose(1, 2)]}
+            out = model(mf.to(device), em.to(device), ma.to(device), de.to(device))
+            logits = out["logits"]
+            loss = (F.binary_cross_entropy_with_logits(logits, tg.to(device), pos_weight=pos_weight, reduction="none").mean(2) * valid.to(device)).sum() / valid.sum()
+            if "time" in out and reg_on.sum() > 0:
+                on = reg_on.to(device)
+                reg = F.smooth_l1_loss(out["time"], reg_t.to(device), reduction="none")
+                if "coarse" in out:
+                    reg = reg + F.l1_loss(out["coarse"], reg_t.to(device), reduction="none")
+                loss = loss + 0.05 * (reg * on).sum() / on.sum()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss))
+            del lengths
+        metrics = evaluate_examples(model, val, device) if val else {}
+        score = metrics.get("f1_mean", -float(np.mean(losses)))
+        history.append({"epoch": ep, "loss": float(np.mean(losses)), **metrics})
+        log(f"  {variant} seed {seed} epoch {ep + 1}/{epochs}: loss {np.mean(losses):.4f} " + " ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        if score >= best:
+            best, best_state = score, {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, {"history": history, "best_val": best}
+
+
+@torch.inference_mode()
+def evaluate_examples(model: AVTNet, examples: list[Example], device: str = "cpu") -> dict:
+    from .oped_model import predict_per_second
+
+    tp = np.zeros(2)
+    fp = np.zeros(2)
+    fn = np.zeros(2)
+    for ex in examples:
+        p = predict_per_second(model, ex.inputs, device)[:, :2] >= 0.5
+        t = ex.targets[:, :2] >= 0.5
+        tp += (p & t).sum(0)
+        fp += (p & ~t).sum(0)
+        fn += (~p & t).sum(0)
+    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    return {"f1_op": float(f1[0]), "f1_ed": float(f1[1]), "f1_mean": float(f1.mean())}
+
+
+MODEL_CARD = """---
+library_name: vpos
+license: mit
+tags: [video, anime, opening-ending-detection, audio-visual, pytorch_model_hub_mixin]
+---
+# vpos opening/ending checkpoint: {name}
+
+AVTNet-family model ({variant}) of [vpos](https://github.com/) that gives, for every second of an
+episode, the probability that it belongs to the opening, the ending, a cold open or a preview, and
+(on 200-s start clips) regresses where the opening ends.
+
+- Inputs (per second, from vpos's one-pass extraction): MFCC (20 x 100/s), EfficientNet-Lite0
+  ImageNet embeddings (1280), easyocr text-box masks (27x36), audio/text/cut descriptors and position.
+- Training data: vpos corpus episodes (procedurally rendered, exact ground truth) of the shows
+  {train_shows}; validation shows {val_shows}. Never trained on the test shows.
+- Validation per-second F1 (opening / ending): {f1_op:.3f} / {f1_ed:.3f}.
+- Intended use: skip-intro/credits markers, chapters. Part of a fused set of checkpoints (see
+  fusion.json beside it); fused results are what vpos reports.
+- Limits: trained on rendered episodes; real broadcasts differ (see the README's accuracy table for
+  held-out figures). Season mode (repetition across episodes) corrects many single-episode errors.
+"""
+
+
+def main_train(args) -> int:
+    from .pipeline import AnalysisOptions
+
+    corpus = Path(args.corpus)
+    split_path = corpus / "split.json"
+    split = json.loads(split_path.read_text()) if split_path.exists() else {}
+    train_shows = set(split.get("train", [])) or None
+    val_shows = set(split.get("val", []))
+    # The model needs no shot cuts, so training features skip TransNetV2 (the slowest extractor).
+    options = AnalysisOptions(device=args.device, cache_dir=args.cache_dir, extractors=("visual", "audio", "text"), oped=False)
+    all_ex = load_corpus_examples(corpus, None, options)
+    test_shows = set(split.get("test", []))
+    train = [e for e in all_ex if (train_shows is None or e.show in train_shows) and e.show not in test_shows and e.show not in val_shows]
+    val = [e for e in all_ex if e.show in val_shows]
+    if not train:
+        raise SystemExit("no training episodes found (is --corpus a vpos corpus with split.json?)")
+    print(f"training on {len(train)} episodes of {sorted({e.show for e in train})}, validating on {len(val)} of {sorted(val_shows)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    names, reports = [], {}
+    plan = [(v, s) for v, s in zip(args.variants.split(","), range(len(args.variants.split(","))))]
+    for variant, seed in plan:
+        name = f"{variant}-s{seed}"
+        t0 = time.perf_counter()
+        model, rep = train_checkpoint(train, val, variant, seed + args.seed, epochs=args.epochs, device=device)
+        rep["seconds"] = time.perf_counter() - t0
+        model.save_pretrained(out / name)
+        last = rep["history"][-1] if rep["history"] else {}
+        best_f1 = max(rep["history"], key=lambda h: h.get("f1_mean", 0)) if rep["history"] else {}
+        (out / name / "README.md").write_text(MODEL_CARD.format(
+            name=name, variant=variant, train_shows=", ".join(sorted({e.show for e in train})),
+            val_shows=", ".join(sorted(val_shows)) or "none", f1_op=best_f1.get("f1_op", float("nan")), f1_ed=best_f1.get("f1_ed", float("nan"))))
+        names.append(name)
+        reports[name] = {"best_val": rep["best_val"], "seconds": rep["seconds"], "last": last}
+        print(f"saved {out / name} ({rep['seconds']:.0f} s)")
+    (out / "fusion.json").write_text(json.dumps({"checkpoints": names, "fusion": "kmeans2-larger-cluster", "training": reports,
+                                                  "train_shows": sorted({e.show for e in train}), "val_shows": sorted(val_shows)}, indent=1))
+    print(f"wrote {out / 'fusion.json'}")
+    return 0
