@@ -1,0 +1,232 @@
+"""vpos web app: upload an episode, see its structure.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--share]
+
+Thin on purpose: the analysis is `vpos.analyze`, the figures and tables are `vpos.plots`; this file
+only wires them to Gradio. It also runs as a Hugging Face Space (app.py at the repository root; the
+Space sets SPACE_ID and the app then listens on 0.0.0.0).
+
+Environment:
+    VPOS_MAX_UPLOAD   largest accepted upload, e.g. "4gb" (default), "500mb"
+    VPOS_CACHE_DIR    feature cache folder (see vpos/cache.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+# Gradio otherwise phones home (analytics, version check); the app must work offline.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import vpos  # noqa: E402
+from vpos.pipeline import ALL_EXTRACTORS  # noqa: E402
+from vpos.plots import SHOT_COLUMNS, format_time, per_second_table, shots_table, summary_markdown, timeline_figure  # noqa: E402
+
+log = logging.getLogger("vpos.app")
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES_DIR = ROOT / "assets" / "examples"
+# Result files of each run live here until Gradio has served them; runs older than this are removed.
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "vpos-app"
+OUTPUT_MAX_AGE_S = 6 * 3600
+DEFAULT_MAX_UPLOAD = "4gb"
+VIDEO_TYPES = [".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".ts", ".m2ts", ".flv", ".wmv", ".mpg", ".mpeg", ".ogv"]
+
+# Empty download boxes are 236 px tall by default; before the first analysis they would push the
+# results off the screen for nothing. The summary keeps some height so the progress bar shown in it
+# (right under the Analyze button, where the eye is) has room.
+CSS = """
+#result-json .empty, #result-csv .empty { min-height: 44px; height: 44px; }
+#result-json .empty .icon, #result-csv .empty .icon { display: none; }
+#summary { min-height: 110px; }
+"""
+
+INTRO = """# vpos — read the structure of an episode
+Upload a video (an anime or TV episode, or any clip) and press **Analyze**. vpos decodes it once and
+reports its shots and per-second audio, on-screen-text and visual signals; openings, endings,
+scenes, characters and tags appear here as those stages land. Everything runs on this machine.
+"""
+
+
+def _stage_description(stage: str, done: float, total: float) -> str:
+    """What the progress bar says: the stage, and for extraction how much of the video is read."""
+    if stage == "extract" and total:
+        return f"extract: {format_time(done)} / {format_time(total)} of video"
+    return stage
+
+
+def _new_output_dir() -> Path:
+    """A fresh folder for one run's downloads; also sweeps folders of old runs so a long-running
+    server does not fill its disk."""
+    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in OUTPUT_ROOT.iterdir():
+        try:
+            if old.is_dir() and now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    out = OUTPUT_ROOT / uuid.uuid4().hex
+    out.mkdir()
+    return out
+
+
+def _write_downloads(doc: dict, stem: str) -> tuple[str, str]:
+    """The result JSON and the per-second CSV, named after the video."""
+    out = _new_output_dir()
+    json_path = out / f"{stem}.vpos.json"
+    json_path.write_text(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+    csv_path = out / f"{stem}.per_second.csv"
+    columns, rows = per_second_table(doc)
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    return str(json_path), str(csv_path)
+
+
+def _user_error(message: str) -> gr.Error:
+    """An error the person can fix: shown in the page, and not a traceback in the server log."""
+    return gr.Error(message, print_exception=False)
+
+
+def analyze_video(
+    video: str | None,
+    sample_rate: float = 1.0,
+    device: str = "auto",
+    extractors: list[str] | None = None,
+    shot_threshold: float = 0.5,
+    progress: gr.Progress = gr.Progress(),
+):
+    """Analyse one uploaded video: summary markdown, timeline figure, shots table, JSON and CSV files."""
+    if not video:
+        raise _user_error("Upload a video first (mp4, mkv, webm, avi, mov, ...).")
+    extractors = list(extractors) if extractors else []
+    if not extractors:
+        raise _user_error("Choose at least one extractor.")
+    try:
+        options = vpos.AnalysisOptions(
+            sample_rate=float(sample_rate),
+            device=device or "auto",
+            extractors=tuple(e for e in ALL_EXTRACTORS if e in extractors),
+            shot_threshold=float(shot_threshold),
+        )
+        progress(0.0, desc="starting")
+        result = vpos.analyze(
+            video, options, progress=lambda stage, done, total: progress(
+                (done / total) if total else 0.0, desc=_stage_description(stage, done, total))
+        )
+    except vpos.VposError as e:
+        # Bad input (not a video, corrupt, empty, audio only, bad option): say what is wrong, no traceback.
+        log.info("refused an upload: %s", e)
+        raise _user_error(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - a web user gets a message; the log gets the traceback
+        log.exception("analysis of %s failed", video)
+        raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: {e}). "
+                       "The server log has the details.", print_exception=False) from None
+
+    doc = result.to_dict()
+    # The server's temporary upload path means nothing to the person downloading the result.
+    name = Path(video).name
+    doc["video"]["path"] = name
+    json_path, csv_path = _write_downloads(doc, Path(name).stem)
+    shots = pd.DataFrame(shots_table(doc), columns=SHOT_COLUMNS)
+    # No figure title: the summary right above already names the file (and a title would sit
+    # under the Plot component's own label).
+    return summary_markdown(doc), timeline_figure(doc, title=""), shots, json_path, csv_path
+
+
+def _example_clips() -> list[list[str]]:
+    if not EXAMPLES_DIR.is_dir():
+        return []
+    return [[str(p)] for p in sorted(EXAMPLES_DIR.iterdir()) if p.suffix.lower() in VIDEO_TYPES]
+
+
+def build_demo() -> gr.Blocks:
+    """The Gradio Blocks of the app, queued but not launched."""
+    with gr.Blocks(title="vpos — episode structure", delete_cache=(3600, 6 * 3600)) as demo:
+        gr.Markdown(INTRO)
+        with gr.Row(equal_height=False):
+            # Left: the video, the button and, right under it, what the analysis found.
+            with gr.Column(scale=2):
+                video = gr.Video(label="Video", sources=["upload"], height=300)
+                analyze_button = gr.Button("Analyze", variant="primary")
+                summary = gr.Markdown(elem_id="summary")
+            # Right: how to analyse, example clips, and the downloads of the result.
+            with gr.Column(scale=1, min_width=300):
+                with gr.Accordion("Options", open=True):
+                    extractors = gr.CheckboxGroup(
+                        choices=list(ALL_EXTRACTORS), value=list(ALL_EXTRACTORS), label="Extractors",
+                        info="visual: image embeddings; audio: loudness, speech, silence; text: on-screen text; shots: cuts",
+                    )
+                    sample_rate = gr.Slider(0.25, 4.0, value=1.0, step=0.25, label="Analysis rate (samples per second)",
+                                            info="how often the visual, text and audio signals are sampled")
+                    shot_threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Shot threshold",
+                                               info="transition probability above which a frame starts a new shot")
+                    device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device",
+                                      info="auto uses a CUDA GPU when there is one")
+                examples = _example_clips()
+                if examples:
+                    gr.Examples(examples=examples, inputs=[video], label="Example clips (generated by vpos.synth)")
+                json_file = gr.File(label="Result JSON", interactive=False, elem_id="result-json")
+                csv_file = gr.File(label="Per-second signals (CSV)", interactive=False, elem_id="result-csv")
+        timeline = gr.Plot(label="Timeline", elem_id="timeline")
+        shots = gr.Dataframe(headers=SHOT_COLUMNS, label="Shots", interactive=False, wrap=False, max_height=420,
+                             elem_id="shots-table")
+
+        outputs = [summary, timeline, shots, json_file, csv_file]
+        # Clear the previous video's results first, so a failed run never leaves them looking current.
+        analyze_button.click(
+            lambda: ("", None, pd.DataFrame(columns=SHOT_COLUMNS), None, None),
+            outputs=outputs, queue=False, show_progress="hidden", api_visibility="private",
+        ).then(
+            analyze_video,
+            inputs=[video, sample_rate, device, extractors, shot_threshold],
+            outputs=outputs,
+            api_name="analyze",
+            # Progress under the Analyze button (visible without scrolling) and over the timeline's
+            # box, not the same bar in all five outputs.
+            show_progress_on=[summary, timeline],
+        )
+    # One analysis at a time: each one already uses every core (or the GPU); others wait in line.
+    demo.queue(default_concurrency_limit=1, max_size=16)
+    return demo
+
+
+def launch_options() -> dict:
+    """`Blocks.launch` keyword arguments every launch of the app shares (tests use them too)."""
+    return dict(
+        max_file_size=os.environ.get("VPOS_MAX_UPLOAD", DEFAULT_MAX_UPLOAD),
+        allowed_paths=[str(EXAMPLES_DIR)],
+        theme=gr.themes.Soft(),
+        css=CSS,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="vpos web app")
+    parser.add_argument("--host", default=None, help="address to listen on (default: 127.0.0.1; 0.0.0.0 on a Space)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests
+    host = args.host or ("0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1")
+    demo = build_demo()
+    demo.launch(server_name=host, server_port=args.port, share=args.share, **launch_options())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""Drive the vpos app in a real browser (Chromium through Playwright) the way a person would:
+upload a clip, press Analyze, watch the progress, wait for the timeline, the shots table and the
+two downloads; then upload a file that is not a video and expect a readable error. Screenshots of
+every step go to --out; the exit status is non-zero when anything is missing.
+
+    python scripts/browser_check.py --out /tmp/shots                    # launches the app itself
+    python scripts/browser_check.py --url http://127.0.0.1:7860 --out /tmp/shots
+
+Playwright's own browser download does not work offline, so the system Chromium is used
+(--chromium, default /usr/bin/chromium).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class Check:
+    """Collects pass/fail lines so one run reports every problem, not only the first."""
+
+    def __init__(self):
+        self.failures: list[str] = []
+
+    def __call__(self, ok: bool, what: str) -> bool:
+        print(f"[{'ok' if ok else 'FAIL'}] {what}", flush=True)
+        if not ok:
+            self.failures.append(what)
+        return ok
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_app() -> tuple[str, object]:
+    """Start app.py's Blocks in this process on a free port; returns (url, demo)."""
+    spec = importlib.util.spec_from_file_location("vpos_app", ROOT / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    sys.modules["vpos_app"] = app
+    spec.loader.exec_module(app)
+    demo = app.build_demo()
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options())
+    return f"http://127.0.0.1:{port}/", demo
+
+
+def _progress_text(page) -> str:
+    return " ".join(page.locator(".progress-level, .progress-text").all_inner_texts())
+
+
+def _shot(page, out: Path, name: str, full_page: bool = True) -> None:
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    print(f"       screenshot {path}", flush=True)
+
+
+def _select_extractors(page, wanted: list[str]) -> None:
+    """Tick exactly the wanted extractors in the Extractors checkbox group."""
+    group = page.locator(".block", has=page.get_by_text("Extractors", exact=True)).first
+    for box in group.locator("input[type=checkbox]").all():
+        label = box.evaluate("el => el.closest('label').innerText").strip()
+        if box.is_checked() != (label in wanted):
+            box.click()
+
+
+def _upload(page, path: Path) -> None:
+    # The video component's hidden file input; the first one on the page belongs to it.
+    page.locator("input[type=file]").first.set_input_files(str(path))
+
+
+def _clear_video(page) -> None:
+    """Remove the current video (the component's clear button) so a new file can be uploaded."""
+    clear = page.get_by_role("button", name="Clear")
+    if clear.count():
+        clear.first.click()
+        page.wait_for_timeout(300)
+
+
+def run_analysis(page, check: Check, out: Path, clip: Path, timeout_s: float) -> None:
+    _upload(page, clip)
+    check(_wait(lambda: page.locator("video").count() > 0, 30), "the uploaded clip shows in the video player")
+    _shot(page, out, "02-uploaded")
+
+    page.get_by_role("button", name="Analyze").click()
+    t0 = time.time()
+    # Gradio draws a progress bar with our stage text in the output components while it runs.
+    saw_progress = _wait(lambda: page.locator(".progress-text, .progress-level, .eta-bar").count() > 0, 20, step=0.1)
+    check(saw_progress, "progress is shown while analysing")
+    stage_seen = _wait(lambda: any(stage in _progress_text(page) for stage in ("starting", "probe", "hash", "load models", "extract")),
+                       15, step=0.1)
+    check(stage_seen, "the progress names the analysis stage")
+    _shot(page, out, "03-progress")
+    # What a person sees without scrolling: the progress must be in it.
+    _shot(page, out, "03a-progress-viewport", full_page=False)
+    check(page.locator("#summary .progress-text, #summary .progress-level, #summary .eta-bar").count() > 0,
+          "the progress shows right under the Analyze button")
+    if _wait(lambda: "extract" in _progress_text(page), 30, step=0.2):
+        _shot(page, out, "03b-progress-extract")
+
+    plot = page.locator("#timeline .js-plotly-plot")
+    done = _wait(lambda: plot.count() > 0 and page.locator(".js-plotly-plot .scatterlayer .trace").count() > 0, timeout_s)
+    check(done, f"the timeline plot appears ({time.time() - t0:.0f} s after Analyze)")
+    errors = page.locator(".toast-body.error, .toast-wrap .error").all_inner_texts()
+    check(not errors, f"no error message ({errors})")
+    # The plot is drawn; give the table and file components a moment to render too.
+    page.wait_for_timeout(1500)
+    _wait(lambda: page.locator(".progress-text, .eta-bar").count() == 0, 10)
+
+    json_link = page.locator("#result-json a[download$='.vpos.json']")
+    csv_link = page.locator("#result-csv a[download$='.per_second.csv']")
+    check(_wait(lambda: json_link.count() > 0, 15), "the result JSON download is offered")
+    check(_wait(lambda: csv_link.count() > 0, 15), "the per-second CSV download is offered")
+    shots_in_json = None
+    if json_link.count():
+        href = json_link.first.get_attribute("href")
+        resp = page.request.get(href if href.startswith("http") else page.url.rstrip("/") + "/" + href.lstrip("/"))
+        try:
+            doc = json.loads(resp.body())
+            shots_in_json = len(doc.get("shots") or [])
+            check(len(doc.get("shots") or []) >= 2, f"the downloaded JSON parses and lists shots ({len(doc.get('shots') or [])})")
+        except ValueError as e:
+            check(False, f"the downloaded JSON parses ({e})")
+
+    summary = page.locator("#summary", has_text="real-time factor")
+    check(summary.count() > 0, "the summary shows duration, shots and real-time factor")
+    # Gradio's table is a virtualised grid: its aria-rowcount (header included) counts every row.
+    grid = page.locator("#shots-table [role=grid]")
+
+    def rows() -> int:
+        return int(grid.first.get_attribute("aria-rowcount") or 1) - 1 if grid.count() else 0
+
+    check(_wait(lambda: rows() >= 2 and (shots_in_json is None or rows() == shots_in_json), 10),
+          f"the shots table lists every shot ({rows()} rows, {shots_in_json} in the JSON)")
+    # SVG text has no innerText; textContent reads the row titles.
+    titles = " ".join(page.locator(".js-plotly-plot .gtitle, .js-plotly-plot .annotation-text").all_text_contents())
+    check("shot change" in titles and "loudness" in titles, f"the timeline has its rows ({titles[:120]}...)")
+
+    _shot(page, out, "04-result")
+    if plot.count():
+        plot.first.screenshot(path=str(out / "05-timeline.png"))
+        # Hover a point of the timeline: the tooltip reads mm:ss.
+        box = plot.first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.35)
+        page.wait_for_timeout(500)
+        plot.first.screenshot(path=str(out / "06-timeline-hover.png"))
+    table = page.locator("#shots-table").first
+    if table.count():
+        table.screenshot(path=str(out / "07-shots-table.png"))
+
+
+def run_bad_file(page, check: Check, out: Path, tmp: Path) -> None:
+    bad = tmp / "not_a_video.mp4"
+    bad.write_text("this is a text file with a video's name\n" * 100)
+    _clear_video(page)
+    _upload(page, bad)
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Analyze").click()
+    # The browser's own "Video not playable" notice may come first; wait for vpos's message.
+    toast = page.locator(".toast-body")
+    shown = _wait(lambda: "not a video" in " ".join(toast.all_inner_texts()).lower(), 30)
+    text = " ".join(toast.all_inner_texts())
+    check(shown, f"a file that is not a video gives a readable error ({text.strip()[:160]!r})")
+    check("Traceback" not in page.content(), "no traceback in the page")
+    check(page.locator("#result-json a[download]").count() == 0 and page.locator("#timeline .js-plotly-plot").count() == 0,
+          "the previous video's results are cleared, not left looking like this file's")
+    _shot(page, out, "08-bad-file-error")
+
+
+def _wait(predicate, timeout_s: float, step: float = 0.25) -> bool:
+    end = time.time() + timeout_s
+    while True:
+        try:
+            if predicate():
+                return True
+        except Exception:  # noqa: BLE001 - the page is changing under us; poll again
+            pass
+        if time.time() > end:
+            return False
+        time.sleep(step)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="folder for the screenshots")
+    parser.add_argument("--url", help="a running app; without it the app is launched in this process")
+    parser.add_argument("--video", help="clip to upload (default: a generated 20 s demo clip)")
+    parser.add_argument("--extractors", default="",
+                        help="comma-separated extractors to tick (default: leave the app's defaults)")
+    parser.add_argument("--timeout", type=float, default=240, help="seconds to wait for the analysis")
+    parser.add_argument("--chromium", default=os.environ.get("VPOS_CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--headed", action="store_true", help="show the browser window")
+    args = parser.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="vpos-browser-"))
+    clip = Path(args.video) if args.video else tmp / "demo_episode.mp4"
+    if not args.video:
+        from vpos.synth import demo_clip
+
+        demo_clip(clip, seconds=20, size=(320, 180), fps=25)
+
+    demo = None
+    url = args.url
+    if not url:
+        url, demo = launch_app()
+    print(f"app at {url}", flush=True)
+
+    check = Check()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS, headless=not args.headed)
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(url, wait_until="networkidle")
+            check(page.get_by_role("button", name="Analyze").count() == 1, "the page loads with an Analyze button")
+            _shot(page, out, "01-loaded")
+            if args.extractors:
+                _select_extractors(page, [e.strip() for e in args.extractors.split(",") if e.strip()])
+            run_analysis(page, check, out, clip, args.timeout)
+            run_bad_file(page, check, out, tmp)
+            browser.close()
+    finally:
+        if demo is not None:
+            demo.close()
+
+    if check.failures:
+        print(f"\n{len(check.failures)} check(s) failed:\n  - " + "\n  - ".join(check.failures))
+        return 1
+    print("\nall browser checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,418 @@
+"""Figures and tables built from a result DOCUMENT (`Analysis.to_dict()` or a saved JSON file).
+
+Everything here reads the plain dict, never the `Analysis` object, so a saved result can be drawn
+again without re-analysing. Fields a run did not compute (absent, `null` or empty) are skipped
+silently: later stages add `op_prob`/`ed_prob`, `opening`/`ending`, `segments` and `scenes`, and the
+timeline shows them as soon as they appear.
+
+Only plotly is imported here (never gradio): the app, notebooks and scripts share these functions.
+Figures stay cheap for full episodes: one trace per signal (1440 points for 24 minutes), and the
+hundreds of shot cuts are ONE scatter trace with `None` separators instead of one shape per cut.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Loudness of digital silence is reported as -200 dBFS; drawing it would squash the audible range.
+LOUDNESS_FLOOR_DB = -80.0
+
+# Per-second signals drawn as one row each, in this order: (key, row title, hover unit format, colour).
+SIGNAL_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("loudness_db", "loudness (dBFS)", "%{y:.1f} dB", "#1f77b4"),
+    ("speech_cue", "speech cue", "%{y:.2f}", "#2ca02c"),
+    ("text_area", "on-screen text (area)", "%{y:.3f}", "#9467bd"),
+    ("visual_change", "visual change", "%{y:.3f}", "#ff7f0e"),
+)
+SHOT_ROW_TITLE = "shot change / cuts"
+OPED_ROW_TITLE = "opening / ending probability"
+STRUCTURE_ROW_TITLE = "structure"
+
+OPENING_COLOR = "rgba(214, 39, 40, 0.18)"
+ENDING_COLOR = "rgba(23, 190, 207, 0.22)"
+SCENE_COLORS = ("rgba(127, 127, 127, 0.22)", "rgba(188, 189, 34, 0.28)")
+SEGMENT_PALETTE = (
+    "rgba(31, 119, 180, 0.35)",
+    "rgba(255, 127, 14, 0.35)",
+    "rgba(44, 160, 44, 0.35)",
+    "rgba(214, 39, 40, 0.35)",
+    "rgba(148, 103, 189, 0.35)",
+    "rgba(140, 86, 75, 0.35)",
+    "rgba(227, 119, 194, 0.35)",
+    "rgba(127, 127, 127, 0.35)",
+)
+
+SHOT_COLUMNS = ["shot", "start frame", "end frame", "start", "end", "duration (s)"]
+
+
+# --------------------------------------------------------------------------------------- formatting
+
+
+def format_time(seconds: float | None, millis: bool = False) -> str:
+    """`mm:ss` (or `h:mm:ss` past an hour), with `.mmm` when `millis`: the notation people use for
+    positions in an episode."""
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    seconds = max(0.0, float(seconds))
+    if millis:
+        total_ms = int(round(seconds * 1000))
+        whole, ms = divmod(total_ms, 1000)
+    else:
+        whole, ms = int(round(seconds)), 0
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    text = f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+    return f"{text}.{ms:03d}" if millis else text
+
+
+def _nice_step(duration: float, target_ticks: int = 12) -> float:
+    """A tick step (seconds) from a human-friendly series giving about `target_ticks` ticks."""
+    for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200):
+        if duration / step <= target_ticks:
+            return float(step)
+    return 3600.0 * math.ceil(duration / 3600.0 / target_ticks)
+
+
+def _time_ticks(duration: float) -> tuple[list[float], list[str]]:
+    step = _nice_step(duration)
+    n = int(duration // step) + 1
+    vals = [k * step for k in range(n)]
+    return vals, [format_time(v) for v in vals]
+
+
+# ------------------------------------------------------------------------------------ doc accessors
+
+
+def _present(values: Any) -> bool:
+    """A list with at least one real number (a signal made only of nulls is not drawn)."""
+    return isinstance(values, list) and any(v is not None for v in values)
+
+
+def _span(item: dict) -> tuple[float, float] | None:
+    """(start, end) seconds of a segment/scene, whichever spelling it uses."""
+    if not isinstance(item, dict):
+        return None
+    for a, b in (("start", "end"), ("start_time", "end_time")):
+        if item.get(a) is not None and item.get(b) is not None:
+            return float(item[a]), float(item[b])
+    return None
+
+
+def _duration(doc: dict) -> float:
+    video = doc.get("video") or {}
+    duration = float(video.get("duration") or 0.0)
+    t = (doc.get("per_second") or {}).get("t") or []
+    if t and t[-1] is not None:
+        duration = max(duration, float(t[-1]))
+    shots = doc.get("shots") or []
+    if shots:
+        duration = max(duration, float(shots[-1].get("end_time") or 0.0))
+    return duration
+
+
+def _cut_times(doc: dict) -> list[float]:
+    """Start times of every shot after the first: where the cuts are."""
+    return [float(s["start_time"]) for s in (doc.get("shots") or [])[1:] if s.get("start_time") is not None]
+
+
+# ---------------------------------------------------------------------------------- trace builders
+
+
+def _bands_trace(spans: Iterable[tuple[float, float]], y0: float, y1: float, color: str, name: str,
+                 hover: Sequence[str] | None = None, showlegend: bool = True) -> go.Scatter:
+    """Many shaded rectangles as ONE filled scatter trace (polygons separated by None): far cheaper
+    for plotly to draw and relayout than one layout shape per band."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    texts: list[str | None] = []
+    for i, (a, b) in enumerate(spans):
+        xs += [a, a, b, b, a, None]
+        ys += [y0, y1, y1, y0, y0, None]
+        label = hover[i] if hover is not None else f"{name}: {format_time(a)}–{format_time(b)}"
+        texts += [label] * 5 + [None]
+    return go.Scatter(
+        x=xs, y=ys, mode="lines", fill="toself", fillcolor=color, line=dict(width=0), name=name,
+        text=texts, hovertemplate="%{text}<extra></extra>", hoveron="fills+points", showlegend=showlegend,
+    )
+
+
+def _runs(flags: Sequence[Any], t: Sequence[float], step: float) -> list[tuple[float, float]]:
+    """Time spans of consecutive truthy per-second flags."""
+    spans, start = [], None
+    for i, f in enumerate(flags):
+        if f and start is None:
+            start = t[i]
+        elif not f and start is not None:
+            spans.append((start, t[i]))
+            start = None
+    if start is not None and t:
+        spans.append((start, t[len(flags) - 1] + step))
+    return spans
+
+
+def _signal_trace(t: Sequence[float], values: Sequence[Any], name: str, fmt: str, color: str, step: float,
+                  clip_min: float | None = None, showlegend: bool = False) -> go.Scatter:
+    """A per-second signal as a step line: each value covers its whole sample interval [t, t+step),
+    so a cut at 2.6 s lines up with the shot-change step of second 2, not with a slope towards 3."""
+    ys = [None if v is None else (max(v, clip_min) if clip_min is not None else v) for v in values]
+    xs = list(t[: len(ys)])
+    if xs:
+        # Repeat the last value at the end of its interval so the final sample has a width too.
+        xs.append(xs[-1] + step)
+        ys.append(ys[-1])
+    return go.Scatter(
+        x=xs, y=ys, mode="lines", name=name, line=dict(color=color, width=1.5, shape="hv"),
+        customdata=[format_time(x) for x in xs],
+        hovertemplate=f"%{{customdata}}<br>{name}: {fmt}<extra></extra>", connectgaps=False, showlegend=showlegend,
+    )
+
+
+def _cuts_trace(cuts: Sequence[float], y0: float, y1: float) -> go.Scatter:
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    labels: list[str | None] = []
+    for i, c in enumerate(cuts):
+        xs += [c, c, None]
+        ys += [y0, y1, None]
+        text = f"cut at {format_time(c, millis=True)} (shot {i + 1} starts)"
+        labels += [text, text, None]
+    return go.Scatter(
+        x=xs, y=ys, mode="lines", name=f"cuts ({len(cuts)})", line=dict(color="rgba(40, 40, 40, 0.8)", width=1),
+        text=labels, hovertemplate="%{text}<extra></extra>",
+    )
+
+
+# ------------------------------------------------------------------------------------- the figure
+
+
+def timeline_figure(doc: dict, title: str | None = None) -> go.Figure:
+    """A multi-row timeline of one analysed video, sharing one x axis in seconds (ticks and hover
+    in mm:ss). Rows appear only for what the document holds. `title`: None names the file, its
+    duration and shot count; "" leaves the figure untitled."""
+    per_second = doc.get("per_second") or {}
+    t = [float(x) for x in (per_second.get("t") or [])]
+    step = (t[1] - t[0]) if len(t) > 1 else 1.0
+    duration = _duration(doc)
+    cuts = _cut_times(doc)
+
+    opening, ending = doc.get("opening"), doc.get("ending")
+    segments = [s for s in (doc.get("segments") or []) if _span(s)]
+    scenes = [s for s in (doc.get("scenes") or []) if _span(s)]
+
+    # Each row: (title, relative height, builder(fig, row)).
+    rows: list[tuple[str, float, Any]] = []
+
+    if segments or scenes or _span(opening or {}) or _span(ending or {}):
+        rows.append((STRUCTURE_ROW_TITLE, 0.7, lambda fig, r: _add_structure(fig, r, segments, scenes, opening, ending)))
+
+    if _present(per_second.get("op_prob")) or _present(per_second.get("ed_prob")):
+        rows.append((OPED_ROW_TITLE, 1.0, lambda fig, r: _add_oped(fig, r, t, step, per_second, opening, ending)))
+
+    for key, row_title, fmt, color in SIGNAL_ROWS:
+        values = per_second.get(key)
+        if not _present(values):
+            continue
+        if key == "loudness_db":
+            rows.append((row_title, 1.0, lambda fig, r, v=values: _add_loudness(fig, r, t, step, v, per_second.get("silence"))))
+        else:
+            rows.append((row_title, 1.0, lambda fig, r, v=values, n=row_title, f=fmt, c=color:
+                         fig.add_trace(_signal_trace(t, v, n, f, c, step), row=r, col=1)))
+
+    if _present(per_second.get("shot_change")) or cuts:
+        rows.append((SHOT_ROW_TITLE, 1.0, lambda fig, r: _add_shots(fig, r, t, step, per_second.get("shot_change"), cuts)))
+
+    if not rows:
+        fig = go.Figure()
+        fig.add_annotation(text="nothing to plot: the result holds no per-second signals or shots",
+                           showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        fig.update_layout(height=200, xaxis_visible=False, yaxis_visible=False, template="plotly_white")
+        return fig
+
+    n = len(rows)
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=min(0.06, 0.25 / n),
+                        subplot_titles=[r[0] for r in rows], row_heights=[r[1] for r in rows])
+    for i, (_, _, build) in enumerate(rows, start=1):
+        build(fig, i)
+
+    tickvals, ticktext = _time_ticks(duration)
+    fig.update_xaxes(range=[0, max(duration, step)], tickvals=tickvals, ticktext=ticktext, showgrid=True,
+                     gridcolor="rgba(0,0,0,0.08)", zeroline=False)
+    fig.update_xaxes(title_text="time (mm:ss)", row=n, col=1)
+    # The hover label on the axis shows seconds (ticks and tooltips show mm:ss); say so.
+    fig.update_xaxes(hoverformat=".1f", ticksuffix=" s")
+    fig.update_yaxes(zeroline=False, gridcolor="rgba(0,0,0,0.08)")
+    video = doc.get("video") or {}
+    if title is None:
+        name = str(video.get("path") or "").replace("\\", "/").rsplit("/", 1)[-1]
+        title = f"{name} — {format_time(duration)}, {len(doc.get('shots') or [])} shots" if name else None
+    fig.update_layout(
+        title=dict(text=title, x=0.01, y=0.99, yanchor="top", yref="container", pad=dict(t=8), font=dict(size=15)) if title else None,
+        height=int(120 + 150 * sum(r[1] for r in rows)),
+        margin=dict(l=60, r=20, t=95 if title else 60, b=50),
+        template="plotly_white",
+        # Hovering anywhere over a row reads every trace of that row at the nearest second.
+        hovermode="x",
+        # Row titles name the single-signal rows; the legend only explains the overlays (one line).
+        # Right, just above the first row: below the strip where plotly's toolbar appears on hover.
+        legend=dict(orientation="h", yanchor="bottom", y=1.0 + 0.1 / n, xanchor="right", x=1.0, font=dict(size=11)),
+        # The timeline is read by zooming along time; keep the y axes fixed while doing so.
+        dragmode="zoom",
+    )
+    fig.update_annotations(font_size=12)
+    for i in range(1, n + 1):
+        fig.update_yaxes(fixedrange=True, row=i, col=1)
+    return fig
+
+
+def _add_loudness(fig: go.Figure, row: int, t, step: float, values, silence) -> None:
+    finite = [v for v in values if v is not None]
+    low = max(LOUDNESS_FLOOR_DB, min(finite) - 3) if finite else LOUDNESS_FLOOR_DB
+    if isinstance(silence, list) and any(silence):
+        fig.add_trace(_bands_trace(_runs(silence, t, step), low, 0, "rgba(127,127,127,0.18)", "silence"), row=row, col=1)
+    fig.add_trace(_signal_trace(t, values, "loudness", "%{y:.1f} dB", "#1f77b4", step, clip_min=low), row=row, col=1)
+    fig.update_yaxes(range=[low, 0], row=row, col=1)
+
+
+def _add_shots(fig: go.Figure, row: int, t, step: float, shot_change, cuts) -> None:
+    if _present(shot_change):
+        fig.add_trace(_signal_trace(t, shot_change, "shot change (max per second)", "%{y:.2f}", "#c49c94", step), row=row, col=1)
+    if cuts:
+        fig.add_trace(_cuts_trace(cuts, 0.0, 1.0), row=row, col=1)
+    fig.update_yaxes(range=[0, 1.05], row=row, col=1)
+
+
+def _add_oped(fig: go.Figure, row: int, t, step: float, per_second: dict, opening, ending) -> None:
+    for seg, color, name in ((opening, OPENING_COLOR, "opening"), (ending, ENDING_COLOR, "ending")):
+        span = _span(seg or {})
+        if span:
+            fig.add_trace(_bands_trace([span], 0, 1, color, name, [_segment_hover(name, seg)], showlegend=False), row=row, col=1)
+    for key, name, color in (("op_prob", "P(opening)", "#d62728"), ("ed_prob", "P(ending)", "#17becf")):
+        if _present(per_second.get(key)):
+            fig.add_trace(_signal_trace(t, per_second[key], name, "%{y:.2f}", color, step, showlegend=True), row=row, col=1)
+    fig.update_yaxes(range=[0, 1.05], row=row, col=1)
+
+
+def _segment_hover(label: str, seg: dict) -> str:
+    a, b = _span(seg)
+    text = f"{label}: {format_time(a)}–{format_time(b)}"
+    if seg.get("confidence") is not None:
+        text += f" (confidence {float(seg['confidence']):.2f})"
+    return text
+
+
+def _add_structure(fig: go.Figure, row: int, segments, scenes, opening, ending) -> None:
+    """Two lanes: segments (and opening/ending) on top, scenes below as alternating bands."""
+    lane_top = (0.55, 1.0)
+    lane_bottom = (0.0, 0.45)
+    labelled: list[tuple[str, dict]] = [(str(s.get("label") or "segment"), s) for s in segments]
+    # Opening/ending are segments too; show them here unless `segments` already lists them.
+    listed = {lbl.lower() for lbl, _ in labelled}
+    for seg, name in ((opening, "opening"), (ending, "ending")):
+        if _span(seg or {}) and name not in listed:
+            labelled.append((name, seg))
+
+    colors: dict[str, str] = {"opening": OPENING_COLOR.replace("0.18", "0.45"), "ending": ENDING_COLOR.replace("0.22", "0.5")}
+    by_label: dict[str, list[dict]] = {}
+    for lbl, seg in labelled:
+        by_label.setdefault(lbl, []).append(seg)
+    for i, (lbl, segs) in enumerate(by_label.items()):
+        color = colors.get(lbl.lower(), SEGMENT_PALETTE[i % len(SEGMENT_PALETTE)])
+        fig.add_trace(_bands_trace([_span(s) for s in segs], *lane_top, color, lbl,
+                                   [_segment_hover(lbl, s) for s in segs], showlegend=False), row=row, col=1)
+    if labelled:
+        # Labels as one text trace at band centres (cheaper than one annotation per band).
+        fig.add_trace(go.Scatter(
+            x=[sum(_span(s)) / 2 for _, s in labelled], y=[sum(lane_top) / 2] * len(labelled),
+            text=[lbl for lbl, _ in labelled], mode="text", textfont=dict(size=11), hoverinfo="skip", showlegend=False,
+        ), row=row, col=1)
+
+    if scenes:
+        for parity in (0, 1):
+            picked = [(i, s) for i, s in enumerate(scenes) if i % 2 == parity]
+            if not picked:
+                continue
+            hover = [f"scene {s.get('index', i) if isinstance(s.get('index'), int) else i}: "
+                     f"{format_time(_span(s)[0])}–{format_time(_span(s)[1])}" for i, s in picked]
+            fig.add_trace(_bands_trace([_span(s) for _, s in picked], *lane_bottom, SCENE_COLORS[parity],
+                                       f"scenes ({len(scenes)})", hover, showlegend=parity == 0), row=row, col=1)
+    fig.update_yaxes(range=[0, 1], showticklabels=False, showgrid=False, row=row, col=1)
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+def shots_table(doc: dict) -> list[dict]:
+    """One row per shot, keyed by `SHOT_COLUMNS` (times as mm:ss.mmm, durations in seconds)."""
+    rows = []
+    for s in doc.get("shots") or []:
+        start, end = float(s["start_time"]), float(s["end_time"])
+        rows.append({
+            "shot": int(s["index"]),
+            "start frame": int(s["start_frame"]),
+            "end frame": int(s["end_frame"]),
+            "start": format_time(start, millis=True),
+            "end": format_time(end, millis=True),
+            "duration (s)": round(end - start, 3),
+        })
+    return rows
+
+
+def per_second_table(doc: dict) -> tuple[list[str], list[list[Any]]]:
+    """The per-second signals as (columns, rows): `t` first, then every signal of equal length."""
+    per_second = doc.get("per_second") or {}
+    t = per_second.get("t") or []
+    columns = ["t"] + [k for k, v in per_second.items() if k != "t" and isinstance(v, list) and len(v) == len(t)]
+    rows = [[per_second[c][i] for c in columns] for i in range(len(t))]
+    return columns, rows
+
+
+def summary_markdown(doc: dict) -> str:
+    """A short human summary of a result: what the video is, what was found, how fast.
+    One horizontal table (a header row of names, one row of values) reads at a glance."""
+    video = doc.get("video") or {}
+    options = doc.get("options") or {}
+    timings = doc.get("timings") or {}
+    duration = float(video.get("duration") or 0.0)
+    total = float(timings.get("total") or 0.0)
+    name = str(video.get("path") or "video").replace("\\", "/").rsplit("/", 1)[-1]
+    cells: list[tuple[str, str]] = [
+        ("duration", format_time(duration, millis=True)),
+        ("size", f"{video.get('width', '?')}×{video.get('height', '?')}"),
+        ("fps", f"{float(video.get('fps') or 0):.3f}"),
+        ("frames", str(video.get("frame_count", "?"))),
+        ("audio", "yes" if video.get("has_audio") else "no"),
+        ("shots", str(len(doc.get("shots") or []))),
+    ]
+    for key in ("opening", "ending"):
+        span = _span(doc.get(key) or {})
+        if span:
+            cells.append((key, f"{format_time(span[0])}–{format_time(span[1])}"))
+    if doc.get("scenes"):
+        cells.append(("scenes", str(len(doc["scenes"]))))
+    if total > 0:
+        cells.append(("real-time factor", f"**{duration / total:.1f}×**"))
+    lines = [
+        f"### {name}",
+        "",
+        "| " + " | ".join(k for k, _ in cells) + " |",
+        "|" + "---|" * len(cells),
+        "| " + " | ".join(v for _, v in cells) + " |",
+        "",
+    ]
+    how = f"Analysed in {total:.1f} s" if total > 0 else "Analysed"
+    if options.get("device"):
+        how += f" on {options['device']}"
+    if options.get("extractors"):
+        how += f" with {', '.join(options['extractors'])}"
+    cache = doc.get("cache") or {}
+    if cache.get("hits") and not cache.get("misses"):
+        how += " (features from the cache)"
+    lines.append(how + ".")
+    warnings = doc.get("warnings") or []
+    if warnings:
+        lines += ["", "**Warnings**", ""] + [f"- {w}" for w in warnings]
+    return "\n".join(lines) + "\n"
