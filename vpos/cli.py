@@ -85,6 +85,9 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
                    help="TransNetV2 probability above which a frame is a shot transition (default: 0.5)")
     g.add_argument("--no-shot-gate", action="store_true",
                    help="run TransNetV2 on every window, also where no pixel changed (slower, same cuts on held frames)")
+    g.add_argument("--shot-precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                   help="TransNetV2 arithmetic: auto = bf16 on CPUs with native bf16 (about 2x faster, same cuts in our "
+                        "benchmarks), fp16 on CUDA, else fp32")
     g.add_argument("--text-width", type=int, default=0, metavar="PX",
                    help="width frames are scaled to for text detection (default: the extractor's; larger finds smaller text, slower)")
     g.add_argument("--recognize-text", action="store_true", help="also recognise the detected text (slower)")
@@ -110,6 +113,7 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         extractors=args.extractors,
         shot_threshold=args.shot_threshold,
         shot_gate=not args.no_shot_gate,
+        shot_precision=args.shot_precision,
         text_detect_width=args.text_width,
         text_recognize=args.recognize_text,
         silence_db=args.silence_db,
@@ -142,7 +146,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             f"{Path(info.path).name}: {info.duration:.1f} s, {info.width}x{info.height} @ {info.fps:.3f} fps, "
             f"{info.frame_count} frames, audio: {'yes' if info.has_audio else 'no'}\n"
         )
-        err.write(f"shots: {len(result.shots)}\n")
+        err.write(f"shots: {len(result.shots) if result.shots is not None else 'not computed'}\n")
         for w in result.warnings:
             err.write(f"warning: {w}\n")
         total = result.timings.get("total", 0.0)

@@ -8,6 +8,8 @@ per-second probabilities are averaged.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -190,7 +192,9 @@ def load_checkpoints(source: str | os.PathLike | None = None, device: str = "cpu
     models = []
     for name in names:
         try:
-            m = AVTNet.from_pretrained(str(root / name), strict=True, map_location="cpu")
+            # from_pretrained prints a line per local load; keep the CLI's output clean.
+            with contextlib.redirect_stdout(io.StringIO()):
+                m = AVTNet.from_pretrained(str(root / name), strict=True, map_location="cpu")
         except Exception as e:  # noqa: BLE001
             raise ModelLoadError(f"checkpoint {root / name} does not load: {e}") from None
         models.append(m.to(device).eval())

@@ -290,8 +290,10 @@ def episode_inputs(features: dict, per_second: dict, duration: float, sample_rat
             np.clip(sig("text_area") * 10, 0, 5),
             np.clip(sig("text_boxes") / 10, 0, 3),
             np.clip(sig("visual_change") * 5, 0, 3),
-            np.clip(t / 600.0, 0, 3),
-            np.clip((end - t) / 600.0, 0, 3),
+            # Position priors matter near the ends (cold open, OP, ED, preview): distances saturate
+            # at 5 minutes so a 24-minute episode's middle looks like any long stretch of story.
+            np.minimum(t, 300.0) / 300.0,
+            np.minimum(end - t, 300.0) / 300.0,
             t / max(end, 1e-6),
             np.full(n, has_audio, np.float32),
         ],

@@ -36,6 +36,7 @@ class AnalysisOptions:
     extractors: tuple[str, ...] = ALL_EXTRACTORS
     shot_threshold: float = 0.5
     shot_gate: bool = True  # skip TransNetV2 on windows where no pixel changes (see extractors/shots.py)
+    shot_precision: str = "auto"  # "auto" (bf16 on CPUs with native bf16, fp16 on CUDA), "fp32", "bf16", "fp16"
     text_detect_width: int = 0  # 0: the text extractor's default
     text_recognize: bool = False
     silence_db: float = -45.0
@@ -93,7 +94,7 @@ def build_extractor(name: str, options: AnalysisOptions) -> Extractor:
     if name == "shots":
         from .extractors.shots import ShotExtractor
 
-        return ShotExtractor(gate=options.shot_gate)
+        return ShotExtractor(gate=options.shot_gate, precision=options.shot_precision)
     raise OptionsError(f"unknown extractor '{name}'")
 
 
@@ -318,7 +319,7 @@ def analyze(
             info.duration = round(decoded, 4)
 
     t = time.perf_counter()
-    shots = build_shots(features["shots"], info.fps, options.shot_threshold) if "shots" in features else []
+    shots = build_shots(features["shots"], info.fps, options.shot_threshold) if "shots" in features else None
     per_second = per_second_signals(features, n_samples, options.sample_rate)
     timings["assemble"] = time.perf_counter() - t
 

@@ -45,7 +45,7 @@ class Segment:
 class Analysis:
     video: VideoInfo
     per_second: dict[str, list]
-    shots: list[Shot]
+    shots: list[Shot] | None  # None when the shot extractor did not run
     timings: dict[str, float]
     warnings: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
@@ -63,7 +63,7 @@ class Analysis:
     @property
     def cut_frames(self) -> list[int]:
         """Frame indices where a new shot starts (the first shot excluded)."""
-        return [s.start_frame for s in self.shots[1:]]
+        return [s.start_frame for s in (self.shots or [])[1:]]
 
     def to_dict(self) -> dict[str, Any]:
         from . import __version__
@@ -89,7 +89,7 @@ class Analysis:
                 )
             },
             "per_second": {k: _clean_list(v) for k, v in self.per_second.items()},
-            "shots": [asdict(s) for s in self.shots],
+            "shots": [asdict(s) for s in self.shots] if self.shots is not None else None,
             "opening": asdict(self.opening) if self.opening else None,
             "ending": asdict(self.ending) if self.ending else None,
             "segments": [asdict(s) for s in self.segments] if self.segments is not None else None,

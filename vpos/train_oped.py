@@ -113,12 +113,13 @@ def _batch(examples: list[Example], length: int, rng: np.random.Generator, clip_
 
 
 def train_checkpoint(train: list[Example], val: list[Example], variant: str, seed: int, epochs: int = 40,
-                     window: int = 360, batch: int = 6, lr: float = 3e-4, device: str = "cpu", log=print, **model_kwargs) -> tuple[AVTNet, dict]:
+                     window: int = 360, batch: int = 6, lr: float = 3e-4, device: str = "cpu", log=print,
+                     min_steps_per_epoch: int = 8, **model_kwargs) -> tuple[AVTNet, dict]:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = AVTNet(variant=variant, **model_kwargs).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps_per_epoch = max(1, math.ceil(len(train) / batch))
+    steps_per_epoch = max(min_steps_per_epoch, math.ceil(len(train) / batch))
     total = epochs * steps_per_epoch
     warm = 5 * steps_per_epoch
     # Cosine schedule with 5 warm-up epochs, as the source system trains.
@@ -128,15 +129,13 @@ def train_checkpoint(train: list[Example], val: list[Example], variant: str, see
     best, best_state, history = -1.0, None, []
     for ep in range(epochs):
         model.train()
-        order = rng.permutation(len(train))
         losses = []
         for k in range(steps_per_epoch):
-            items = [train[i] for i in order[k * batch : (k + 1) * batch]]
+            items = [train[i] for i in rng.choice(len(train), size=min(batch, len(train)), replace=False)]
             if not items:
                 continue
             # One window length per batch: either all clip windows or all random windows.
             (mf, em, ma, de, tg, valid), reg_t, reg_on = _batch(items, window, rng, model.clip_len)
-            lengths = {x.shape[-1] for x in [tg.transpose(1, 2)]}
             out = model(mf.to(device), em.to(device), ma.to(device), de.to(device))
             logits = out["logits"]
             loss = (F.binary_cross_entropy_with_logits(logits, tg.to(device), pos_weight=pos_weight, reduction="none").mean(2) * valid.to(device)).sum() / valid.sum()
@@ -151,8 +150,7 @@ def train_checkpoint(train: list[Example], val: list[Example], variant: str, see
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
-            losses.append(float(loss))
-            del lengths
+            losses.append(loss.item())
         metrics = evaluate_examples(model, val, device) if val else {}
         score = metrics.get("f1_mean", -float(np.mean(losses)))
         history.append({"epoch": ep, "loss": float(np.mean(losses)), **metrics})

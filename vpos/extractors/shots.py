@@ -52,14 +52,15 @@ class ShotExtractor(Extractor):
     version = "1"
     needs = frozenset({FRAMES})
 
-    def __init__(self, gate: bool = True, gate_short: float = 0.02, gate_long: float = 0.05):
+    def __init__(self, gate: bool = True, gate_short: float = 0.02, gate_long: float = 0.05, precision: str = "auto"):
         self.gate = gate
+        self.precision = precision
         self.gate_short = gate_short
         self.gate_long = gate_long
         self.model = None
 
     def config(self):
-        cfg = {"model": "transnetv2", "gate": self.gate}
+        cfg = {"model": "transnetv2", "gate": self.gate, "precision": self.precision}
         if self.gate:
             cfg.update(gate_short=self.gate_short, gate_long=self.gate_long)
         return cfg
@@ -73,7 +74,9 @@ class ShotExtractor(Extractor):
     def begin(self, ctx: RunContext) -> None:
         if self.model is None or getattr(self, "device", None) != ctx.device:
             self.load(ctx.device)
+        # One window per forward is fastest on a CPU (measured: batches of 2-4 run slower per frame).
         self.batch = 1 if ctx.device == "cpu" else max(1, ctx.batch_size)
+        self._autocast = self._resolve_precision(ctx.device)
         self._frames = np.zeros((0, 27, 48, 3), np.uint8)  # frames from self._buf_start on
         self._buf_start = 0
         self._first = None
@@ -171,12 +174,29 @@ class ShotExtractor(Extractor):
         if len(self._pending) >= self.batch:
             self._flush_batch()
 
+    def _resolve_precision(self, device: str):
+        """bf16 autocast where the CPU computes bf16 natively (half the time of fp32 there, same
+        cuts on our test clips and benchmark), else fp32."""
+        from ..models.text_detector import cpu_bf16_supported
+
+        if self.precision == "fp32":
+            return None
+        if str(device).startswith("cuda"):
+            return ("cuda", torch.float16) if self.precision in ("auto", "fp16") else ("cuda", torch.bfloat16)
+        if self.precision in ("auto", "bf16") and cpu_bf16_supported():
+            return ("cpu", torch.bfloat16)
+        return None
+
     @torch.inference_mode()
     def _flush_batch(self) -> None:
         if not self._pending:
             return
         x = torch.from_numpy(np.stack([w for _, w in self._pending])).to(self.model.device)
-        single, extra = self.model(x)
+        if self._autocast is not None:
+            with torch.autocast(self._autocast[0], dtype=self._autocast[1]):
+                single, extra = self.model(x)
+        else:
+            single, extra = self.model(x)
         single = torch.sigmoid(single[:, CONTEXT : CONTEXT + STEP, 0]).float().cpu().numpy()
         many = torch.sigmoid(extra["many_hot"][:, CONTEXT : CONTEXT + STEP, 0]).float().cpu().numpy()
         for i, (n, _) in enumerate(self._pending):
