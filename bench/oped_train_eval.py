@@ -31,14 +31,14 @@ EXTRACTORS = ("visual", "audio", "text")
 
 
 def _extract_one(args):
-    video, device, cache_dir, threads = args
+    video, device, cache_dir, threads, extractors = args
     import torch
 
     torch.set_num_threads(threads)
     from vpos.pipeline import AnalysisOptions, analyze
 
     t = time.perf_counter()
-    r = analyze(video, AnalysisOptions(device=device, cache_dir=cache_dir, extractors=EXTRACTORS, oped=False))
+    r = analyze(video, AnalysisOptions(device=device, cache_dir=cache_dir, extractors=extractors, oped=False))
     return video, r.video.duration, time.perf_counter() - t
 
 
@@ -62,6 +62,8 @@ def main(argv=None):
     ap.add_argument("--device", default="auto")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--variants", default="avtnet,avtnet_norm,yolt")
+    ap.add_argument("--extractors", default=",".join(EXTRACTORS),
+                    help="features the models use (visual,audio[,text]); without text the text branch is off")
     ap.add_argument("--window", type=int, default=360, help="training window (seconds)")
     ap.add_argument("--steps", type=int, default=8, help="minimum optimiser steps per epoch")
     ap.add_argument("--stop-after", choices=["corpus", "extract"], help="stop after this step (resume later)")
@@ -104,7 +106,8 @@ def main(argv=None):
     # 2. features, in parallel processes
     t = time.perf_counter()
     threads = max(1, (os.cpu_count() or 2) // max(1, args.jobs))
-    jobs = [(v, device, cache_dir, threads) for v, _ in videos]
+    extractors = tuple(args.extractors.split(","))
+    jobs = [(v, device, cache_dir, threads, extractors) for v, _ in videos]
     total_video = 0.0
     if args.jobs > 1:
         import multiprocessing as mp
@@ -130,7 +133,8 @@ def main(argv=None):
     from vpos.pipeline import AnalysisOptions
     from vpos.train_oped import MODEL_CARD, evaluate_examples, load_corpus_examples, train_checkpoint
 
-    opts = AnalysisOptions(device=device, cache_dir=cache_dir, extractors=EXTRACTORS, oped=False)
+    opts = AnalysisOptions(device=device, cache_dir=cache_dir, extractors=extractors, oped=False)
+    model_kwargs = {} if "text" in extractors else {"use_text": False}
     examples = load_corpus_examples(corpus, None, opts, progress=lambda m: None)
     test_shows, val_shows = set(split.get("test", [])), set(split.get("val", []))
     train = [e for e in examples if e.show not in test_shows | val_shows]
@@ -145,7 +149,7 @@ def main(argv=None):
         name = f"{variant}-s{seed}"
         t = time.perf_counter()
         model, rep = train_checkpoint(train, val, variant, seed + args.seed, epochs=args.epochs, device=device,
-                                      window=args.window, min_steps_per_epoch=args.steps, log=lambda m: log(m, fh))
+                                      window=args.window, min_steps_per_epoch=args.steps, log=lambda m: log(m, fh), **model_kwargs)
         model = model.cpu()
         model.save_pretrained(wdir / name)
         best = max(rep["history"], key=lambda h: h.get("f1_mean", -1)) if rep["history"] else {}
@@ -173,7 +177,7 @@ def main(argv=None):
         pred.mkdir(parents=True, exist_ok=True)
         models = oped.load_checkpoints(weights, device="cpu")
         for v in test_videos:
-            r = analyze(v, AnalysisOptions(device=device, cache_dir=cache_dir, extractors=EXTRACTORS, oped=True, oped_weights=weights))
+            r = analyze(v, AnalysisOptions(device=device, cache_dir=cache_dir, extractors=extractors, oped=True, oped_weights=weights))
             r.save(pred / (Path(v).stem + ".json"))
         del models
         rep = evaluate_dir(str(corpus), str(pred), split="test")

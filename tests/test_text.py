@@ -9,6 +9,7 @@ import pytest
 from vpos.extractors.base import RunContext
 from vpos.extractors.text import MASK_COLS, MASK_ROWS, TextExtractor, box_area, rasterize
 from vpos.media import Chunk, VideoInfo
+from vpos.synth import chunk_of_samples
 from vpos.models import registry
 
 W, H = 1280, 720
@@ -16,19 +17,7 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def make_chunk(samples: np.ndarray, sample_start: int = 0, index: int = 0) -> Chunk:
-    m = len(samples)
-    return Chunk(
-        index=index,
-        frame_start=0,
-        small_frames=np.zeros((0, 27, 48, 3), np.uint8),
-        frame_times=np.zeros(0),
-        sample_start=sample_start,
-        samples=samples,
-        sample_times=np.arange(sample_start, sample_start + m, dtype=np.float64),
-        audio_start=0,
-        audio=np.zeros(0, np.float32),
-        video_end=float(sample_start + m),
-    )
+    return chunk_of_samples(samples, sample_start, index)
 
 
 def run(chunks: list[np.ndarray], **options):

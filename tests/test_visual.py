@@ -9,24 +9,13 @@ import torch
 from vpos.extractors.base import RunContext
 from vpos.extractors.visual import VisualExtractor, imagenet_labels, prepare
 from vpos.media import Chunk, VideoInfo
+from vpos.synth import chunk_of_samples
 from vpos.models import registry
 from vpos.models.efficientnet_lite import EfficientNetLite, input_size, preprocess
 
 
 def make_chunk(samples: np.ndarray, sample_start: int = 0, index: int = 0) -> Chunk:
-    m = len(samples)
-    return Chunk(
-        index=index,
-        frame_start=0,
-        small_frames=np.zeros((0, 27, 48, 3), np.uint8),
-        frame_times=np.zeros(0),
-        sample_start=sample_start,
-        samples=samples,
-        sample_times=np.arange(sample_start, sample_start + m, dtype=np.float64),
-        audio_start=0,
-        audio=np.zeros(0, np.float32),
-        video_end=float(sample_start + m),
-    )
+    return chunk_of_samples(samples, sample_start, index)
 
 
 def make_ctx(w: int = 640, h: int = 360, batch_size: int = 16) -> RunContext:

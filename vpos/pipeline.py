@@ -266,15 +266,17 @@ def detect_openings_endings(features, per_second, info: VideoInfo, shots, option
 
     if len(per_second.get("t", [])) == 0:
         return None
-    needed = {"visual", "text"} | ({"audio"} if info.has_audio else set())
-    missing = needed - set(features)
-    if missing:
-        warnings.append(f"openings/endings not detected: they need the {', '.join(sorted(missing))} extractor(s)")
-        return None
     try:
         models = oped.load_checkpoints(options.oped_weights, device=options.resolved_device())
     except ModelLoadError as e:
         warnings.append(f"openings/endings not detected: {e}")
+        return None
+    needed = {"visual"} | ({"audio"} if info.has_audio else set())
+    if any(m.use_text for m in models):
+        needed.add("text")
+    missing = needed - set(features)
+    if missing:
+        warnings.append(f"openings/endings not detected: they need the {', '.join(sorted(missing))} extractor(s)")
         return None
     cut_times = np.array([s.start_time for s in shots[1:]]) if shots else None
     return oped.detect(features, per_second, info.duration, cut_times, models, options.resolved_device(), sample_rate=options.sample_rate)

@@ -243,3 +243,23 @@ def demo_clip(path: str | Path, seconds: int = 20, size=(320, 180), fps=25, seed
     third = seconds / 3
     audio = [AudioSpec("music", third), AudioSpec("speech", third), AudioSpec("silence", seconds - 2 * third)]
     return render_clip(path, shots, audio, fps=fps, size=size, seed=seed)
+
+
+def chunk_of_samples(samples: np.ndarray, sample_start: int = 0, index: int = 0):
+    """A decode `Chunk` holding only analysis samples (one per second), for driving sample
+    extractors directly with images made in a test, without a video file."""
+    from .media import Chunk
+
+    m = len(samples)
+    return Chunk(
+        index=index,
+        frame_start=0,
+        small_frames=np.zeros((0, 27, 48, 3), np.uint8),
+        frame_times=np.zeros(0),
+        sample_start=sample_start,
+        samples=samples,
+        sample_times=np.arange(sample_start, sample_start + m, dtype=np.float64),
+        audio_start=0,
+        audio=np.zeros(0, np.float32),
+        video_end=float(sample_start + m),
+    )

@@ -87,10 +87,13 @@ def _batch(examples: list[Example], length: int, rng: np.random.Generator, clip_
     """Random windows of `length` seconds (whole episodes when shorter, zero-padded); a share of
     windows are the first `clip_len` seconds so the clip regression head learns the OP end."""
     mf, em, ma, de, tg, valid, reg_t, reg_on = [], [], [], [], [], [], [], []
+    # The windows of one batch share a length: a clip batch (the first clip_len seconds, where the
+    # regression head learns the OP end) or a batch of random windows.
+    clip_batch = bool(clip_len) and rng.random() < 0.3
+    L = clip_len if clip_batch else length
     for ex in examples:
         T = ex.inputs.steps
-        use_clip = clip_len and ex.op_end is not None and T >= clip_len and rng.random() < 0.3
-        L = clip_len if use_clip else length
+        use_clip = clip_batch and ex.op_end is not None and T >= clip_len
         if use_clip:
             a = 0
         else:
@@ -108,7 +111,6 @@ def _batch(examples: list[Example], length: int, rng: np.random.Generator, clip_
         valid.append(v)
         reg_t.append(ex.op_end if use_clip else 0.0)
         reg_on.append(1.0 if use_clip else 0.0)
-    # Windows in one batch share a length: group by length.
     return [torch.from_numpy(np.stack(x)) for x in (mf, em, ma, de, tg, valid)], torch.tensor(reg_t), torch.tensor(reg_on)
 
 
