@@ -94,6 +94,10 @@ def main(argv=None):
     if args.stop_after == "corpus":
         return
     split = json.loads((corpus / "split.json").read_text())
+    index = corpus / "corpus.json"
+    corpus_info = ({k: v for k, v in json.loads(index.read_text()).items() if k in ("preset", "seed", "material")}
+                   if index.exists() else {"preset": args.preset, "seed": args.seed, "shows": args.shows, "episodes": args.episodes})
+    corpus_info["episodes_used"] = len(list(corpus.rglob("*.truth.json")))
     summary["split"] = {k: v for k, v in split.items() if k != "note"}
 
     truths = sorted(corpus.rglob("*.truth.json"))
@@ -131,7 +135,7 @@ def main(argv=None):
 
     # 3. train
     from vpos.pipeline import AnalysisOptions
-    from vpos.train_oped import MODEL_CARD, evaluate_examples, load_corpus_examples, train_checkpoint
+    from vpos.train_oped import MODEL_CARD, card_inputs, evaluate_examples, load_corpus_examples, train_checkpoint
 
     opts = AnalysisOptions(device=device, cache_dir=cache_dir, extractors=extractors, oped=False)
     model_kwargs = {} if "text" in extractors else {"use_text": False}
@@ -153,17 +157,17 @@ def main(argv=None):
         model = model.cpu()
         model.save_pretrained(wdir / name)
         best = max(rep["history"], key=lambda h: h.get("f1_mean", -1)) if rep["history"] else {}
+        test_f1 = evaluate_examples(model, test, "cpu")
         (wdir / name / "README.md").write_text(MODEL_CARD.format(
             name=name, variant=variant, train_shows=", ".join(sorted({e.show for e in train})),
-            val_shows=", ".join(sorted(val_shows)) or "none", f1_op=best.get("f1_op", float("nan")), f1_ed=best.get("f1_ed", float("nan"))))
-        test_f1 = evaluate_examples(model, test, "cpu")
+            val_shows=", ".join(sorted(val_shows)) or "none", f1_op=test_f1["f1_op"], f1_ed=test_f1["f1_ed"],
+            inputs=card_inputs(model), f1_where=f"held-out test shows {', '.join(sorted(test_shows))}"))
         summary["checkpoints"][name] = {"train_s": time.perf_counter() - t, "val_best": best, "test_per_second": test_f1}
         names.append(name)
         log(f"{name}: trained in {time.perf_counter() - t:.0f} s; val {best}; test per-second {test_f1}", fh)
     (wdir / "fusion.json").write_text(json.dumps({"checkpoints": names, "fusion": "kmeans2-larger-cluster",
                                                   "train_shows": sorted({e.show for e in train}), "val_shows": sorted(val_shows),
-                                                  "test_shows": sorted(test_shows), "corpus": {"preset": args.preset, "seed": args.seed,
-                                                  "shows": args.shows, "episodes": args.episodes}}, indent=1))
+                                                  "test_shows": sorted(test_shows), "corpus": corpus_info}, indent=1))
 
     # 4. analyse the test shows with each checkpoint and with the fused set; score with vpos.evaluate
     from vpos import oped

@@ -193,16 +193,27 @@ AVTNet-family model ({variant}) of [vpos](https://github.com/) that gives, for e
 episode, the probability that it belongs to the opening, the ending, a cold open or a preview, and
 (on 200-s start clips) regresses where the opening ends.
 
-- Inputs (per second, from vpos's one-pass extraction): MFCC (20 x 100/s), EfficientNet-Lite0
-  ImageNet embeddings (1280), easyocr text-box masks (27x36), audio/text/cut descriptors and position.
+- Inputs (per second, from vpos's one-pass extraction): {inputs}.
 - Training data: vpos corpus episodes (procedurally rendered, exact ground truth) of the shows
   {train_shows}; validation shows {val_shows}. Never trained on the test shows.
-- Validation per-second F1 (opening / ending): {f1_op:.3f} / {f1_ed:.3f}.
+- Per-second F1 (opening / ending), {f1_where}: {f1_op:.3f} / {f1_ed:.3f}.
 - Intended use: skip-intro/credits markers, chapters. Part of a fused set of checkpoints (see
   fusion.json beside it); fused results are what vpos reports.
 - Limits: trained on rendered episodes; real broadcasts differ (see the README's accuracy table for
   held-out figures). Season mode (repetition across episodes) corrects many single-episode errors.
 """
+
+
+def card_inputs(model: AVTNet) -> str:
+    parts = []
+    if model.use_audio:
+        parts.append("MFCC (20 coefficients, 100 frames/s)")
+    if model.use_video:
+        parts.append("EfficientNet-Lite0 ImageNet embeddings (1280)")
+    if model.use_text:
+        parts.append("easyocr text-box masks (27x36)")
+    parts.append("audio/text descriptors and position in the episode")
+    return ", ".join(parts)
 
 
 def main_train(args) -> int:
@@ -237,7 +248,8 @@ def main_train(args) -> int:
         best_f1 = max(rep["history"], key=lambda h: h.get("f1_mean", 0)) if rep["history"] else {}
         (out / name / "README.md").write_text(MODEL_CARD.format(
             name=name, variant=variant, train_shows=", ".join(sorted({e.show for e in train})),
-            val_shows=", ".join(sorted(val_shows)) or "none", f1_op=best_f1.get("f1_op", float("nan")), f1_ed=best_f1.get("f1_ed", float("nan"))))
+            val_shows=", ".join(sorted(val_shows)) or "none", f1_op=best_f1.get("f1_op", float("nan")), f1_ed=best_f1.get("f1_ed", float("nan")),
+            inputs=card_inputs(model), f1_where="validation shows"))
         names.append(name)
         reports[name] = {"best_val": rep["best_val"], "seconds": rep["seconds"], "last": last}
         print(f"saved {out / name} ({rep['seconds']:.0f} s)")
