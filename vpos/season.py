@@ -113,8 +113,14 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
             continue
         target = op if label == "opening" else ed
         other = ed if label == "opening" else op
-        target[blk.start : blk.end] = np.maximum(target[blk.start : blk.end], 0.9)
-        other[blk.start : blk.end] = np.minimum(other[blk.start : blk.end], 0.1)
+        a, b = blk.start, blk.end
+        # Repeated material can run on past the song (a recurring eyecatch or BGM cue next to it):
+        # where the model sees the segment inside the block, keep the block only around what it sees.
+        seen = np.flatnonzero((op_prob if label == "opening" else ed_prob)[a:b] >= 0.2)
+        if len(seen):
+            a, b = max(a, a + int(seen[0]) - 2), min(b, a + int(seen[-1]) + 3)
+        target[a:b] = np.maximum(target[a:b], 0.9)
+        other[a:b] = np.minimum(other[a:b], 0.1)
     segs = segments_from_probs({"opening": op, "ending": ed}, duration, cut_times)
     return op, ed, segs
 
