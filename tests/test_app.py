@@ -70,7 +70,7 @@ def _analyze(client, path, extractors=("audio", "shots")):
 
 def test_analyze_through_the_api(app_client, small_clip):
     path, truth = small_clip
-    summary, plot, shots, json_file, csv_file = _analyze(app_client, path)
+    summary, plot, shots, json_file, csv_file, segments, exports_zip = _analyze(app_client, path)
 
     # The downloads are named after the video.
     assert Path(json_file).name == "tiny episode.vpos.json"
@@ -90,6 +90,13 @@ def test_analyze_through_the_api(app_client, small_clip):
     assert len(shots["data"]) == len(doc["shots"])
     assert shots["headers"][0] == "shot"
     assert plot is not None
+    import zipfile
+
+    with zipfile.ZipFile(exports_zip) as zf:
+        names = set(zf.namelist())
+        assert names == {f"tiny episode.{s}" for s in ("chapters.vtt", "ffmetadata.txt", "chapters.xml", "edl")}
+        assert zf.read("tiny episode.chapters.vtt").decode().startswith("WEBVTT")
+    assert segments["headers"][0] == "segment"
 
 
 def test_bad_file_gives_a_message_not_a_crash(app_client, tmp_path):
@@ -107,7 +114,7 @@ def test_bad_file_gives_a_message_not_a_crash(app_client, tmp_path):
 def test_app_stays_up_after_an_error(app_client, small_clip):
     # Same clip again: the features now come from the cache, so this is quick; the app still works.
     path, _ = small_clip
-    summary, _, _, json_file, _ = _analyze(app_client, path)
+    summary, _, _, json_file, *_ = _analyze(app_client, path)
     assert json.loads(Path(json_file).read_text(encoding="utf-8"))["shots"]
 
 
