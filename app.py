@@ -14,7 +14,6 @@ Environment:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import os
@@ -34,7 +33,7 @@ import pandas as pd  # noqa: E402
 import vpos  # noqa: E402
 from vpos.exports import EXPORTS  # noqa: E402
 from vpos.pipeline import ALL_EXTRACTORS  # noqa: E402
-from vpos.plots import SHOT_COLUMNS, format_time, per_second_table, shots_table, summary_markdown, timeline_figure  # noqa: E402
+from vpos.plots import SHOT_COLUMNS, format_time, shots_table, summary_markdown, timeline_figure  # noqa: E402
 
 log = logging.getLogger("vpos.app")
 
@@ -93,11 +92,7 @@ def _write_downloads(doc: dict, stem: str) -> tuple[str, str, str]:
     json_path = out / f"{stem}.vpos.json"
     json_path.write_text(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False), encoding="utf-8")
     csv_path = out / f"{stem}.per_second.csv"
-    columns, rows = per_second_table(doc)
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        writer.writerows(rows)
+    csv_path.write_text(EXPORTS["per_second.csv"](doc), encoding="utf-8")
     zip_path = out / f"{stem}.chapters.zip"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
         for suffix, make in EXPORTS.items():

@@ -275,7 +275,6 @@ def _iou(a: Tuple[int, int], b: Tuple[int, int]) -> float:
 
 def _best_ious(xs, ys) -> List[float]:
     out = []
-    j0 = 0
     for x in xs:
         best = 0.0
         for y in ys:

@@ -100,13 +100,14 @@ def edl(doc: dict, labels=("opening", "ending")) -> str:
 
 
 def per_second_csv(doc: dict) -> str:
+    """`t` first, then every per-second signal of the same length; missing values as empty cells."""
     ps = doc.get("per_second") or {}
-    keys = ["t"] + [k for k in ps if k != "t"]
+    t = ps.get("t") or []
+    keys = ["t"] + [k for k, v in ps.items() if k != "t" and isinstance(v, list) and len(v) == len(t)]
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(keys)
-    n = len(ps.get("t", []))
-    for i in range(n):
+    for i in range(len(t)):
         w.writerow(["" if ps[k][i] is None else ps[k][i] for k in keys])
     return buf.getvalue()
 

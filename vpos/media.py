@@ -383,7 +383,6 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
         frame_start = 0
         sample_index = 0
         sample_start = 0
-        audio_pos = 0  # samples emitted so far
         audio_start_chunk = 0
         video_t0: float | None = None
         aligner = _AudioAligner()

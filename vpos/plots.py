@@ -361,15 +361,6 @@ def shots_table(doc: dict) -> list[dict]:
     return rows
 
 
-def per_second_table(doc: dict) -> tuple[list[str], list[list[Any]]]:
-    """The per-second signals as (columns, rows): `t` first, then every signal of equal length."""
-    per_second = doc.get("per_second") or {}
-    t = per_second.get("t") or []
-    columns = ["t"] + [k for k, v in per_second.items() if k != "t" and isinstance(v, list) and len(v) == len(t)]
-    rows = [[per_second[c][i] for c in columns] for i in range(len(t))]
-    return columns, rows
-
-
 def summary_markdown(doc: dict) -> str:
     """A short human summary of a result: what the video is, what was found, how fast.
     One horizontal table (a header row of names, one row of values) reads at a glance."""

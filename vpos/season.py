@@ -95,7 +95,7 @@ def blocks(rep: np.ndarray, min_len: int = 15, max_gap: int = 3) -> list[Block]:
 
 def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None):
     """Fused per-second probabilities and segments of one episode of a season."""
-    from .oped import LIMITS, refine_boundary, segments_from_probs
+    from .oped import LIMITS, segments_from_probs
 
     n = len(op_prob)
     op, ed = op_prob.astype(np.float32).copy(), ed_prob.astype(np.float32).copy()
