@@ -292,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = tsub.add_parser("oped", help="train the opening/ending checkpoints (AVTNet family) and write a fused set")
     t.add_argument("--corpus", required=True, help="a corpus folder built by `python -m vpos corpus build` (with split.json)")
     t.add_argument("--out", default="weights/oped", help="folder for the checkpoints and fusion.json (default: weights/oped)")
-    t.add_argument("--variants", default="avtnet,avtnet_norm,yolt", help="checkpoints to train, one per variant (default: %(default)s)")
+    t.add_argument("--variants", default="avtnet_norm,avtnet_norm,avtnet_norm",
+                   help="one checkpoint per entry, seeds 0, 1, 2, ... (default: %(default)s; also avtnet, yolt)")
     t.add_argument("--epochs", type=int, default=40)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
