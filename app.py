@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -33,7 +34,16 @@ import pandas as pd  # noqa: E402
 import vpos  # noqa: E402
 from vpos.exports import EXPORTS  # noqa: E402
 from vpos.pipeline import ALL_EXTRACTORS  # noqa: E402
-from vpos.plots import SHOT_COLUMNS, format_time, shots_table, summary_markdown, timeline_figure  # noqa: E402
+from vpos.plots import (  # noqa: E402
+    SEASON_COLUMNS,
+    SHOT_COLUMNS,
+    format_time,
+    season_figure,
+    season_table,
+    shots_table,
+    summary_markdown,
+    timeline_figure,
+)
 
 log = logging.getLogger("vpos.app")
 
@@ -165,6 +175,110 @@ def analyze_video(
             segments_table(doc), zip_path)
 
 
+_EPISODE_STAGE = re.compile(r"^episode (\\d+)/(\\d+): (.*)$")
+
+
+def _natural_key(path: str) -> list:
+    """'ep 2' before 'ep 10': episodes upload in any order, a season reads in episode order."""
+    return [int(x) if x.isdigit() else x.lower() for x in re.split(r"(\\d+)", Path(path).name)]
+
+
+def _season_progress(progress: gr.Progress):
+    """The season's progress callback: one bar over all episodes, labelled with the episode and
+    stage in progress (analyze_season prefixes each stage with "episode i/n: ")."""
+
+    def hook(stage: str, done: float, total: float) -> None:
+        m = _EPISODE_STAGE.match(stage)
+        if not m:
+            progress(done / total if total else 0.0, desc=stage)
+            return
+        i, n, inner = int(m.group(1)), int(m.group(2)), m.group(3)
+        frac = (i - 1 + (done / total if total else 0.0)) / n
+        desc = _stage_description(inner, done, total)
+        progress(min(frac, 1.0), desc=f"episode {i}/{n}: {desc}")
+
+    return hook
+
+
+def analyze_season_files(files: list | None, sample_rate: float = 1.0, device: str = "auto",
+                         progress: gr.Progress = gr.Progress()):
+    """Analyse the uploaded episodes of one season together: summary, season figure, episode table,
+    and a zip of every episode's result JSON, chapters and skip list plus the season table (CSV)."""
+    paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
+    if not paths:
+        raise _user_error("Upload the episodes of one season (two or more video files).")
+    bad = [Path(p).name for p in paths if Path(p).suffix.lower() not in VIDEO_TYPES]
+    if bad:
+        raise _user_error(f"Not a video file type vpos reads: {', '.join(bad)}")
+    paths = sorted(paths, key=_natural_key)
+    try:
+        options = vpos.AnalysisOptions(sample_rate=float(sample_rate), device=device or "auto")
+        progress(0.0, desc="starting")
+        results = vpos.analyze_season(paths, options, progress=_season_progress(progress))
+    except vpos.VposError as e:
+        log.info("refused a season upload: %s", e)
+        raise _user_error(str(e)) from None
+    except Exception as e:  # noqa: BLE001
+        log.exception("season analysis failed")
+        raise gr.Error(f"The season analysis failed unexpectedly ({type(e).__name__}: {e}). "
+                       "The server log has the details.", print_exception=False) from None
+    docs = []
+    for path, r in zip(paths, results):
+        doc = r.to_dict()
+        doc["video"]["path"] = Path(path).name
+        docs.append(doc)
+    rows = season_table(docs)
+    table = pd.DataFrame(rows, columns=SEASON_COLUMNS)
+    out = _new_output_dir()
+    zip_path = out / "season.vpos.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("season.csv", table.to_csv(index=False))
+        for doc in docs:
+            stem = Path(doc["video"]["path"]).stem
+            zf.writestr(f"{stem}/{stem}.vpos.json", json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))
+            for suffix, make in EXPORTS.items():
+                zf.writestr(f"{stem}/{stem}.{suffix}", make(doc))
+    found_op = sum(1 for d in docs if d.get("opening"))
+    found_ed = sum(1 for d in docs if d.get("ending"))
+    warnings = sorted({w for d in docs for w in d.get("warnings") or []})
+    summary = (f"### {len(docs)} episodes\n\nOpening found in {found_op}, ending in {found_ed}. "
+               + ("Boundaries come from what repeats across the episodes, fused with the model's per-second "
+                  "probabilities." if len(docs) > 1 else "One episode: the model alone (season matching needs two or more)."))
+    if warnings:
+        summary += "\n\n**Warnings**\n\n" + "\n".join(f"- {w}" for w in warnings)
+    return summary, season_figure(docs, title=""), table, str(zip_path)
+
+
+def _season_tab() -> None:
+    """Several episodes of one show: what repeats marks the opening and the ending to the second."""
+    gr.Markdown("Upload several episodes of **one season** (any order; they are read in file-name order). "
+                "Segments that repeat across episodes mark the opening and ending to the second; an episode "
+                "without an opening, two openings in one season and content after the ending are handled. "
+                "Features are cached, so adding an episode later only analyses the new one.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            files = gr.File(label="Episodes", file_count="multiple", file_types=VIDEO_TYPES, elem_id="season-files")
+            button = gr.Button("Analyze season", variant="primary", elem_id="season-button")
+            summary = gr.Markdown(elem_id="season-summary")
+        with gr.Column(scale=1, min_width=300):
+            with gr.Accordion("Options", open=False):
+                sample_rate = gr.Slider(0.25, 4.0, value=1.0, step=0.25, label="Analysis rate (samples per second)")
+                device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device")
+            zip_file = gr.File(label="Results, chapters & skip lists of every episode (zip)", interactive=False,
+                               elem_id="season-zip")
+    table = gr.Dataframe(headers=SEASON_COLUMNS, label="Openings and endings per episode", interactive=False,
+                         wrap=False, elem_id="season-table")
+    figure = gr.Plot(label="Season timeline", elem_id="season-timeline")
+    outputs = [summary, figure, table, zip_file]
+    button.click(
+        lambda: ("", None, pd.DataFrame(columns=SEASON_COLUMNS), None),
+        outputs=outputs, queue=False, show_progress="hidden", api_visibility="private",
+    ).then(
+        analyze_season_files, inputs=[files, sample_rate, device], outputs=outputs, api_name="analyze_season",
+        show_progress_on=[summary, figure],
+    )
+
+
 def _example_clips() -> list[list[str]]:
     if not EXAMPLES_DIR.is_dir():
         return []
@@ -175,52 +289,55 @@ def build_demo() -> gr.Blocks:
     """The Gradio Blocks of the app, queued but not launched."""
     with gr.Blocks(title="vpos — episode structure", delete_cache=(3600, 6 * 3600)) as demo:
         gr.Markdown(INTRO)
-        with gr.Row(equal_height=False):
-            # Left: the video, the button and, right under it, what the analysis found.
-            with gr.Column(scale=2):
-                video = gr.Video(label="Video", sources=["upload"], height=300)
-                analyze_button = gr.Button("Analyze", variant="primary")
-                summary = gr.Markdown(elem_id="summary")
-            # Right: how to analyse, example clips, and the downloads of the result.
-            with gr.Column(scale=1, min_width=300):
-                with gr.Accordion("Options", open=True):
-                    extractors = gr.CheckboxGroup(
-                        choices=list(ALL_EXTRACTORS), value=list(ALL_EXTRACTORS), label="Extractors",
-                        info="visual: image embeddings; audio: loudness, speech, silence; text: on-screen text; shots: cuts",
-                    )
-                    sample_rate = gr.Slider(0.25, 4.0, value=1.0, step=0.25, label="Analysis rate (samples per second)",
-                                            info="how often the visual, text and audio signals are sampled")
-                    shot_threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Shot threshold",
-                                               info="transition probability above which a frame starts a new shot")
-                    device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device",
-                                      info="auto uses a CUDA GPU when there is one")
-                examples = _example_clips()
-                if examples:
-                    gr.Examples(examples=examples, inputs=[video], label="Example clips (generated by vpos.synth)")
-                json_file = gr.File(label="Result JSON", interactive=False, elem_id="result-json")
-                csv_file = gr.File(label="Per-second signals (CSV)", interactive=False, elem_id="result-csv")
-                exports_file = gr.File(label="Chapters & skip list (WebVTT, FFmetadata, Matroska XML, EDL)",
-                                       interactive=False, elem_id="result-exports")
-        segments = gr.Dataframe(headers=SEGMENT_COLUMNS, label="Opening, ending and other segments", interactive=False,
-                                wrap=False, elem_id="segments-table")
-        timeline = gr.Plot(label="Timeline", elem_id="timeline")
-        shots = gr.Dataframe(headers=SHOT_COLUMNS, label="Shots", interactive=False, wrap=False, max_height=420,
-                             elem_id="shots-table")
+        with gr.Tab("Episode", id="episode"):
+            with gr.Row(equal_height=False):
+                # Left: the video, the button and, right under it, what the analysis found.
+                with gr.Column(scale=2):
+                    video = gr.Video(label="Video", sources=["upload"], height=300)
+                    analyze_button = gr.Button("Analyze", variant="primary")
+                    summary = gr.Markdown(elem_id="summary")
+                # Right: how to analyse, example clips, and the downloads of the result.
+                with gr.Column(scale=1, min_width=300):
+                    with gr.Accordion("Options", open=True):
+                        extractors = gr.CheckboxGroup(
+                            choices=list(ALL_EXTRACTORS), value=list(ALL_EXTRACTORS), label="Extractors",
+                            info="visual: image embeddings; audio: loudness, speech, silence; text: on-screen text; shots: cuts",
+                        )
+                        sample_rate = gr.Slider(0.25, 4.0, value=1.0, step=0.25, label="Analysis rate (samples per second)",
+                                                info="how often the visual, text and audio signals are sampled")
+                        shot_threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Shot threshold",
+                                                   info="transition probability above which a frame starts a new shot")
+                        device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device",
+                                          info="auto uses a CUDA GPU when there is one")
+                    examples = _example_clips()
+                    if examples:
+                        gr.Examples(examples=examples, inputs=[video], label="Example clips (generated by vpos.synth)")
+                    json_file = gr.File(label="Result JSON", interactive=False, elem_id="result-json")
+                    csv_file = gr.File(label="Per-second signals (CSV)", interactive=False, elem_id="result-csv")
+                    exports_file = gr.File(label="Chapters & skip list (WebVTT, FFmetadata, Matroska XML, EDL)",
+                                           interactive=False, elem_id="result-exports")
+            segments = gr.Dataframe(headers=SEGMENT_COLUMNS, label="Opening, ending and other segments", interactive=False,
+                                    wrap=False, elem_id="segments-table")
+            timeline = gr.Plot(label="Timeline", elem_id="timeline")
+            shots = gr.Dataframe(headers=SHOT_COLUMNS, label="Shots", interactive=False, wrap=False, max_height=420,
+                                 elem_id="shots-table")
 
-        outputs = [summary, timeline, shots, json_file, csv_file, segments, exports_file]
-        # Clear the previous video's results first, so a failed run never leaves them looking current.
-        analyze_button.click(
-            lambda: ("", None, pd.DataFrame(columns=SHOT_COLUMNS), None, None, pd.DataFrame(columns=SEGMENT_COLUMNS), None),
-            outputs=outputs, queue=False, show_progress="hidden", api_visibility="private",
-        ).then(
-            analyze_video,
-            inputs=[video, sample_rate, device, extractors, shot_threshold],
-            outputs=outputs,
-            api_name="analyze",
-            # Progress under the Analyze button (visible without scrolling) and over the timeline's
-            # box, not the same bar in all five outputs.
-            show_progress_on=[summary, timeline],
-        )
+            outputs = [summary, timeline, shots, json_file, csv_file, segments, exports_file]
+            # Clear the previous video's results first, so a failed run never leaves them looking current.
+            analyze_button.click(
+                lambda: ("", None, pd.DataFrame(columns=SHOT_COLUMNS), None, None, pd.DataFrame(columns=SEGMENT_COLUMNS), None),
+                outputs=outputs, queue=False, show_progress="hidden", api_visibility="private",
+            ).then(
+                analyze_video,
+                inputs=[video, sample_rate, device, extractors, shot_threshold],
+                outputs=outputs,
+                api_name="analyze",
+                # Progress under the Analyze button (visible without scrolling) and over the timeline's
+                # box, not the same bar in all five outputs.
+                show_progress_on=[summary, timeline],
+            )
+        with gr.Tab("Season", id="season"):
+            _season_tab()
     # One analysis at a time: each one already uses every core (or the GPU); others wait in line.
     demo.queue(default_concurrency_limit=1, max_size=16)
     return demo

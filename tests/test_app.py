@@ -191,3 +191,73 @@ def test_shots_table_and_summary():
     assert format_time(62.5, millis=True) == "01:02.500" and format_time(3725.0) == "1:02:05"
     summary = summary_markdown(doc)
     assert "ep01.mkv" in summary and "real-time factor" in summary and "something to know" in summary
+
+
+# ------------------------------------------------------------------------------------- season tab
+
+
+def test_season_through_the_api(app_client, tmp_path):
+    """Episodes upload in any order and come back in episode order, each with its result and
+    player exports in one zip, plus the season table."""
+    import zipfile
+
+    from gradio_client import handle_file
+
+    from vpos.synth import demo_clip
+
+    paths = []
+    for name, seed_seconds in (("Show - 10.mp4", 7), ("Show - 02.mp4", 6)):
+        p = tmp_path / name
+        demo_clip(p, seconds=seed_seconds, size=(160, 90), fps=25)
+        paths.append(p)
+    summary, plot, table, zip_path = app_client.predict(
+        files=[handle_file(str(p)) for p in paths], sample_rate=1.0, device="cpu", api_name="/analyze_season")
+    assert "2 episodes" in summary
+    assert [row[0] for row in table["data"]] == ["Show - 02.mp4", "Show - 10.mp4"]
+    assert [row[1] for row in table["data"]] == ["00:06", "00:07"]
+    assert plot is not None
+    with zipfile.ZipFile(zip_path) as zf:
+        names = set(zf.namelist())
+        assert "season.csv" in names
+        for stem in ("Show - 02", "Show - 10"):
+            assert f"{stem}/{stem}.vpos.json" in names and f"{stem}/{stem}.chapters.vtt" in names
+            doc = json.loads(zf.read(f"{stem}/{stem}.vpos.json"))
+            assert doc["video"]["path"] == f"{stem}.mp4"
+            assert len(doc["per_second"]["op_prob"]) == len(doc["per_second"]["t"])
+            assert "repetition" in doc["per_second"]  # season matching ran
+        assert zf.read("season.csv").decode().splitlines()[0].startswith("episode,duration,opening")
+
+
+def test_season_rejects_files_that_are_not_videos(app_client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("episode list\n")
+    with pytest.raises(AppError) as err:  # refused at upload by its type
+        app_client.predict(files=[handle_file(str(notes))], sample_rate=1.0, device="cpu", api_name="/analyze_season")
+    assert "file type" in str(err.value).lower() and "Traceback" not in str(err.value)
+    fake = tmp_path / "broken.mp4"
+    fake.write_text("not a video at all\n" * 40)
+    with pytest.raises(AppError) as err:  # a video's name, not a video's content: named in the message
+        app_client.predict(files=[handle_file(str(fake))], sample_rate=1.0, device="cpu", api_name="/analyze_season")
+    assert "broken.mp4" in str(err.value) and "Traceback" not in str(err.value)
+
+
+def test_season_figure_has_a_lane_per_episode():
+    from vpos.plots import SEASON_COLUMNS, season_figure, season_table
+
+    a, b = _full_document(seconds=600, n_cuts=10), _full_document(seconds=480, n_cuts=10)
+    b["video"]["path"] = "ep02.mkv"
+    b["opening"] = None
+    b["ending"]["evidence"] = {"repetition": 0.97}
+    fig = season_figure([a, b])
+    assert list(fig.layout.yaxis.ticktext) == ["ep01.mkv", "ep02.mkv"]
+    assert fig.layout.xaxis.range[1] == 600
+    bands = [tr for tr in fig.data if tr.name in ("opening", "ending")]
+    assert len(bands) == 3  # both segments of ep01, only the ending of ep02
+    rows = season_table([a, b])
+    assert len(rows[0]) == len(SEASON_COLUMNS)
+    assert rows[1][2] == "none" and rows[1][3] is None
+    assert rows[1][-1] == "– / 97%"
+    fig.to_json()

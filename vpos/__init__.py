@@ -22,10 +22,12 @@ from .errors import (  # noqa: E402
 from .media import Limits, VideoInfo, probe  # noqa: E402
 from .pipeline import AnalysisOptions, analyze  # noqa: E402
 from .result import Analysis, Segment, Shot  # noqa: E402
+from .season import analyze_season  # noqa: E402
 
 __all__ = [
     "__version__",
     "analyze",
+    "analyze_season",
     "probe",
     "AnalysisOptions",
     "Analysis",

@@ -407,3 +407,75 @@ def summary_markdown(doc: dict) -> str:
     if warnings:
         lines += ["", "**Warnings**", ""] + [f"- {w}" for w in warnings]
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------- season view
+
+SEASON_COLUMNS = ["episode", "duration", "opening", "OP conf.", "ending", "ED conf.", "repeated in season (OP / ED)"]
+
+
+def _file_name(doc: dict) -> str:
+    return str((doc.get("video") or {}).get("path") or "video").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def season_table(docs: Sequence[dict]) -> list[list]:
+    """One row per episode: its opening and ending (mm:ss–mm:ss or "none") and their confidences."""
+    rows = []
+    for doc in docs:
+        row: list = [_file_name(doc), format_time(_duration(doc))]
+        for key in ("opening", "ending"):
+            seg = doc.get(key) or {}
+            span = _span(seg)
+            row += [f"{format_time(span[0])}–{format_time(span[1])}" if span else "none",
+                    round(float(seg.get("confidence") or 0.0), 3) if span else None]
+        # The season's own evidence: the share of each segment's seconds that other episodes repeat.
+        shares = []
+        for key in ("opening", "ending"):
+            rep = ((doc.get(key) or {}).get("evidence") or {}).get("repetition")
+            shares.append("–" if rep is None else f"{100 * float(rep):.0f}%")
+        row.append(" / ".join(shares))
+        rows.append(row)
+    return rows
+
+
+def season_figure(docs: Sequence[dict], title: str | None = None) -> go.Figure:
+    """Every episode of a season as one lane on a shared time axis: its opening and ending shaded,
+    P(opening) and P(ending) drawn inside the lane, so a missing or shifted opening stands out."""
+    fig = go.Figure()
+    names = [_file_name(d) for d in docs]
+    longest = max([_duration(d) for d in docs] or [1.0])
+    for lane, doc in enumerate(docs):
+        y0 = len(docs) - 1 - lane  # first episode on top
+        per_second = doc.get("per_second") or {}
+        t = [float(x) for x in (per_second.get("t") or [])]
+        step = (t[1] - t[0]) if len(t) > 1 else 1.0
+        for key, color, name in (("opening", OPENING_COLOR, "opening"), ("ending", ENDING_COLOR, "ending")):
+            seg = doc.get(key)
+            span = _span(seg or {})
+            if span:
+                hover = f"{names[lane]}<br>{_segment_hover(name, seg)}"
+                fig.add_trace(_bands_trace([span], y0 + 0.05, y0 + 0.95, color.replace("0.18", "0.35").replace("0.22", "0.4"),
+                                           name, [hover], showlegend=False))
+        for key, name, color in (("op_prob", "P(opening)", "#d62728"), ("ed_prob", "P(ending)", "#17becf")):
+            values = per_second.get(key)
+            if _present(values):
+                tr = _signal_trace(t, [None if v is None else y0 + 0.05 + 0.9 * v for v in values], name, "", color, step,
+                                   showlegend=(lane == 0))
+                probs = list(values) + [values[-1]]
+                tr.customdata = [f"{names[lane]} {format_time(x)}: {name} {p:.2f}" if p is not None else None
+                                 for x, p in zip(tr.x, probs)]
+                tr.hovertemplate = "%{customdata}<extra></extra>"
+                tr.legendgroup = key
+                fig.add_trace(tr)
+        fig.add_hline(y=y0, line=dict(color="rgba(0,0,0,0.25)", width=1))
+    tickvals, ticktext = _time_ticks(longest)
+    fig.update_xaxes(title="time", tickvals=tickvals, ticktext=ticktext, range=[0, longest])
+    fig.update_yaxes(tickvals=[len(docs) - 1 - i + 0.5 for i in range(len(docs))], ticktext=names,
+                     range=[0, max(1, len(docs))], showgrid=False, zeroline=False)
+    fig.update_layout(
+        title=(f"{len(docs)} episodes" if title is None else (title or None)),
+        height=120 + 70 * max(1, len(docs)), margin=dict(l=10, r=10, t=40 if title != "" else 10, b=40),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
+        hovermode="closest", template="plotly_white",
+    )
+    return fig
