@@ -1,6 +1,7 @@
 """Drive the vpos app in a real browser (Chromium through Playwright) the way a person would:
 upload a clip, press Analyze, watch the progress, wait for the timeline, the shots table and the
-two downloads; then upload a file that is not a video and expect a readable error. Screenshots of
+two downloads; then upload a file that is not a video and expect a readable error; then the Season
+tab with two episodes uploaded at once. Screenshots of
 every step go to --out; the exit status is non-zero when anything is missing.
 
     python scripts/browser_check.py --out /tmp/shots                    # launches the app itself
@@ -103,7 +104,7 @@ def run_analysis(page, check: Check, out: Path, clip: Path, timeout_s: float) ->
     check(_wait(lambda: page.locator("video").count() > 0, 30), "the uploaded clip shows in the video player")
     _shot(page, out, "02-uploaded")
 
-    page.get_by_role("button", name="Analyze").click()
+    page.get_by_role("button", name="Analyze", exact=True).click()
     t0 = time.time()
     # Gradio draws a progress bar with our stage text in the output components while it runs.
     saw_progress = _wait(lambda: page.locator(".progress-text, .progress-level, .eta-bar").count() > 0, 20, step=0.1)
@@ -176,7 +177,7 @@ def run_bad_file(page, check: Check, out: Path, tmp: Path) -> None:
     _clear_video(page)
     _upload(page, bad)
     page.wait_for_timeout(1500)
-    page.get_by_role("button", name="Analyze").click()
+    page.get_by_role("button", name="Analyze", exact=True).click()
     # The browser's own "Video not playable" notice may come first; wait for vpos's message.
     toast = page.locator(".toast-body")
     shown = _wait(lambda: "not a video" in " ".join(toast.all_inner_texts()).lower(), 30)
@@ -186,6 +187,34 @@ def run_bad_file(page, check: Check, out: Path, tmp: Path) -> None:
     check(page.locator("#result-json a[download]").count() == 0 and page.locator("#timeline .js-plotly-plot").count() == 0,
           "the previous video's results are cleared, not left looking like this file's")
     _shot(page, out, "08-bad-file-error")
+
+
+def run_season(page, check: Check, out: Path, clips: list[Path], timeout_s: float) -> None:
+    """The Season tab: upload several episodes at once, one progress bar over all of them, the
+    season timeline (a lane per episode), the per-episode table and the zip download."""
+    page.get_by_role("tab", name="Season").click()
+    page.wait_for_timeout(500)
+    page.locator("#season-files input[type=file]").set_input_files([str(c) for c in clips])
+    names = [c.name for c in clips]
+    listed = lambda: " ".join(page.locator("#season-files").first.inner_text().split())  # noqa: E731
+    check(_wait(lambda: all(n in listed() for n in names), 30),
+          f"the uploaded episodes are listed ({', '.join(names)})")
+    _shot(page, out, "09-season-uploaded")
+    page.get_by_role("button", name="Analyze season").click()
+    saw = _wait(lambda: "episode 1/" in _progress_text(page) or "episode 2/" in _progress_text(page), 60, step=0.1)
+    check(saw, f"the season progress names the episode in progress ({_progress_text(page)[:80]!r})")
+    _shot(page, out, "10-season-progress", full_page=False)
+    plot = page.locator("#season-timeline .js-plotly-plot")
+    check(_wait(lambda: plot.count() > 0, timeout_s), "the season timeline appears")
+    page.wait_for_timeout(1500)
+    grid = page.locator("#season-table [role=grid]")
+    rows = (int(grid.first.get_attribute("aria-rowcount") or 1) - 1) if grid.count() else 0
+    check(rows == len(clips), f"the season table has a row per episode ({rows})")
+    lanes = " ".join(page.locator("#season-timeline .ytick text").all_text_contents())
+    check(all(n in lanes for n in names), f"the season timeline has a lane per episode ({lanes[:100]})")
+    zip_link = page.locator("#season-zip a[download$='.zip']")
+    check(_wait(lambda: zip_link.count() > 0, 15), "the season zip download is offered")
+    _shot(page, out, "11-season-result")
 
 
 def _wait(predicate, timeout_s: float, step: float = 0.25) -> bool:
@@ -237,12 +266,19 @@ def main(argv: list[str] | None = None) -> int:
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.set_default_timeout(30_000)
             page.goto(url, wait_until="networkidle")
-            check(page.get_by_role("button", name="Analyze").count() == 1, "the page loads with an Analyze button")
+            check(page.get_by_role("button", name="Analyze", exact=True).count() == 1, "the page loads with an Analyze button")
             _shot(page, out, "01-loaded")
             if args.extractors:
                 _select_extractors(page, [e.strip() for e in args.extractors.split(",") if e.strip()])
             run_analysis(page, check, out, clip, args.timeout)
             run_bad_file(page, check, out, tmp)
+            from vpos.synth import demo_clip
+
+            season = []
+            for name, seconds in (("Show - 01.mp4", 12), ("Show - 02.mp4", 10)):
+                demo_clip(tmp / name, seconds=seconds, size=(320, 180), fps=25)
+                season.append(tmp / name)
+            run_season(page, check, out, season, args.timeout)
             browser.close()
     finally:
         if demo is not None:

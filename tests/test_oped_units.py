@@ -103,3 +103,51 @@ def test_export_cli_round_trip(tmp_path):
     bad.write_text("{not json")
     p = subprocess.run([sys.executable, "-m", "vpos", "export", str(bad), "--out", str(tmp_path / "y")], capture_output=True, text=True)
     assert p.returncode == 2 and "cannot read" in p.stderr
+
+
+def test_competition_targets_know_only_what_the_label_says():
+    from vpos.oped_model import CLASSES
+    from vpos.train_oped import competition_targets
+
+    op, ed = CLASSES.index("opening"), CLASSES.index("ending")
+    tg, known = competition_targets("start", 90.0, 200)
+    assert tg[70:90, op].all() and not tg[90:, op].any() and not tg[:, ed].any()
+    assert not known[:70, op].any() and known[70:, op].all()  # before OP end - 20 s: unknown
+    assert known[:, ed].all()  # no ending in the first 200 s
+    assert not known[:, CLASSES.index("cold_open")].any() and not known[:, CLASSES.index("preview")].any()
+    tg, known = competition_targets("end", 30.5, 180)
+    assert not tg[:30, ed].any() and tg[31:50, ed].all() and not tg[51:, ed].any()
+    assert known[:51, ed].all() and not known[51:, ed].any() and known[:, op].all()
+    with pytest.raises(ValueError):
+        competition_targets("middle", 10.0, 100)
+
+
+def test_train_oped_on_the_competition_format(tmp_path, capsys):
+    """`vpos train oped` on `<id>_start.mp4` / `<id>_end.mp4` clips with `name seconds` labels
+    writes a checkpoint set that loads strictly and runs."""
+    from vpos import oped
+    from vpos.cli import main
+    from vpos.synth import demo_clip
+
+    comp = tmp_path / "competition"
+    comp.mkdir()
+    for ep in ("ep1", "ep2", "ep3"):
+        demo_clip(comp / f"{ep}_start.mp4", seconds=8, size=(96, 54), fps=10)
+        demo_clip(comp / f"{ep}_end.mp4", seconds=6, size=(96, 54), fps=10)
+    (comp / "start_labels.txt").write_text("ep1_start 5.0\nep2_start 4.0\nep3_start 6.0\n")
+    (comp / "end_labels.txt").write_text("ep1_end 2.0\nep2_end 1.5\nep3_end 3.0\n")
+    out = tmp_path / "weights"
+    rc = main(["train", "oped", "--corpus", str(comp), "--out", str(out), "--epochs", "2", "--variants", "avtnet_norm",
+               "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--val-fraction", "0.34"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "training on 4 examples" in printed and "validating on 2" in printed
+    fusion = json.loads((out / "fusion.json").read_text())
+    assert fusion["checkpoints"] == ["avtnet_norm-s0"] and fusion["inputs"] == ["visual", "audio"]
+    models = oped.load_checkpoints(str(out))
+    assert len(models) == 1 and not models[0].use_text
+
+    (comp / "end_labels.txt").write_text("ep9_end 2.0\n")  # a label without its clip: a clear message
+    rc = main(["train", "oped", "--corpus", str(comp), "--out", str(out), "--epochs", "1", "--variants", "avtnet_norm",
+               "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"])
+    assert rc == 2 and "ep9_end" in capsys.readouterr().err

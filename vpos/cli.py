@@ -290,7 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train vpos models on a corpus (see: python -m vpos train oped --help)")
     tsub = p.add_subparsers(dest="model", metavar="MODEL")
     t = tsub.add_parser("oped", help="train the opening/ending checkpoints (AVTNet family) and write a fused set")
-    t.add_argument("--corpus", required=True, help="a corpus folder built by `python -m vpos corpus build` (with split.json)")
+    t.add_argument("--corpus", required=True,
+                   help="a corpus folder built by `python -m vpos corpus build` (with split.json), or a folder in the "
+                        "competition format: <id>_start.mp4 / <id>_end.mp4 clips with start_labels.txt (OP end) and "
+                        "end_labels.txt (ED start), lines 'name seconds' (`python -m vpos corpus export` writes one)")
+    t.add_argument("--inputs", default="visual,audio",
+                   help="features the models read: visual, audio, text (default: %(default)s, as the shipped set)")
+    t.add_argument("--val-fraction", type=float, default=0.2,
+                   help="competition format only: share of episodes held out for validation (default: %(default)s)")
     t.add_argument("--out", default="weights/oped", help="folder for the checkpoints and fusion.json (default: weights/oped)")
     t.add_argument("--variants", default="avtnet_norm,avtnet_norm,avtnet_norm",
                    help="one checkpoint per entry, seeds 0, 1, 2, ... (default: %(default)s; also avtnet, yolt)")

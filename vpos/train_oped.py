@@ -32,6 +32,9 @@ class Example:
     op_end: float | None  # seconds, for the clip regression head
     duration: float
     cut_times: np.ndarray
+    # (T, C) 1 where the label is known. Corpus episodes know every second; a competition clip
+    # knows only the seconds around its one labelled boundary (see competition_targets).
+    known: np.ndarray | None = None
 
 
 def _per_second_labels(intervals, duration: float, n: int) -> np.ndarray:
@@ -83,14 +86,83 @@ def load_corpus_examples(corpus: Path, shows: set[str] | None, options, progress
     return examples
 
 
+# How many seconds before a competition clip's OP end (after its ED start) are taken to be inside
+# the opening (ending): every opening and ending is longer than this, and nothing earlier
+# (later) is known, since the format gives one time per clip.
+COMPETITION_INSIDE_S = 20
+
+
+def competition_targets(kind: str, t: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and known-mask (both (n, C)) of one competition clip of n seconds.
+
+    kind "start": the first seconds of an episode, the opening ends at t -> seconds [t-20, t) are
+    opening, [t, n) are not; no ending in a start clip. kind "end": the last seconds of an
+    episode, the ending starts at t -> [t, t+20) are ending, [0, t) are not; no opening in an end
+    clip. Cold opens and previews are unknown in this format and masked out."""
+    targets = np.zeros((n, len(CLASSES)), np.float32)
+    known = np.zeros((n, len(CLASSES)), np.float32)
+    op, ed = CLASSES.index("opening"), CLASSES.index("ending")
+    inside = _per_second_labels([(max(0.0, t - COMPETITION_INSIDE_S), t)] if kind == "start" else [(t, t + COMPETITION_INSIDE_S)], n, n)
+    if kind == "start":
+        targets[:, op] = inside
+        known[int(max(0.0, math.floor(t - COMPETITION_INSIDE_S))):, op] = 1
+        known[:, ed] = 1
+    elif kind == "end":
+        targets[:, ed] = inside
+        known[: min(n, int(math.ceil(t + COMPETITION_INSIDE_S))), ed] = 1
+        known[:, op] = 1
+    else:
+        raise ValueError(f"kind must be 'start' or 'end', got {kind!r}")
+    return targets, known
+
+
+def is_competition_folder(folder: Path) -> bool:
+    return (folder / "start_labels.txt").exists() or (folder / "end_labels.txt").exists()
+
+
+def load_competition_examples(folder: Path, options, progress=print) -> list[Example]:
+    """Examples from the source competition's format: `<id>_start.<ext>` / `<id>_end.<ext>` clips
+    and `start_labels.txt` (`<id>_start <OP end s>`) / `end_labels.txt` (`<id>_end <ED start s>`)."""
+    from .errors import OptionsError
+    from .evaluate import read_labels
+    from .pipeline import analyze
+    from .season import VIDEO_SUFFIXES
+
+    folder = Path(folder)
+    items = []
+    for kind in ("start", "end"):
+        path = folder / f"{kind}_labels.txt"
+        if path.exists():
+            items += [(name, kind, t) for name, t in read_labels(path).items()]
+    videos = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
+    missing = [name for name, _, _ in items if name not in videos]
+    if missing:
+        raise OptionsError(f"{len(missing)} labelled clip(s) have no video in {folder}: {', '.join(missing[:5])}")
+    examples = []
+    for i, (name, kind, t) in enumerate(items):
+        t0 = time.perf_counter()
+        r = analyze(videos[name], options)
+        progress(f"[{i + 1}/{len(items)}] {name}: features ready in {time.perf_counter() - t0:.1f} s")
+        n = len(r.per_second["t"])
+        targets, known = competition_targets(kind, t, n)
+        episode = name.rsplit("_", 1)[0]
+        examples.append(Example(
+            id=name, show=episode, inputs=episode_inputs(r.features, r.per_second, r.video.duration), targets=targets,
+            op_end=t if kind == "start" else None, duration=r.video.duration,
+            cut_times=np.array([s.start_time for s in r.shots[1:]]) if r.shots else np.zeros(0), known=known))
+    return examples
+
+
 def _batch(examples: list[Example], length: int, rng: np.random.Generator, clip_len: int):
     """Random windows of `length` seconds (whole episodes when shorter, zero-padded); a share of
     windows are the first `clip_len` seconds so the clip regression head learns the OP end."""
-    mf, em, ma, de, tg, valid, reg_t, reg_on = [], [], [], [], [], [], [], []
+    mf, em, ma, de, tg, kn, reg_t, reg_on = [], [], [], [], [], [], [], []
     # The windows of one batch share a length: a clip batch (the first clip_len seconds, where the
     # regression head learns the OP end) or a batch of random windows.
-    clip_batch = bool(clip_len) and rng.random() < 0.3
-    L = clip_len if clip_batch else length
+    longest = max(ex.inputs.steps for ex in examples)
+    clip_batch = bool(clip_len) and longest >= clip_len and rng.random() < 0.3
+    # Windows never longer than the longest example: short clips are not padded to `length`.
+    L = clip_len if clip_batch else min(length, longest)
     for ex in examples:
         T = ex.inputs.steps
         use_clip = clip_batch and ex.op_end is not None and T >= clip_len
@@ -106,12 +178,12 @@ def _batch(examples: list[Example], length: int, rng: np.random.Generator, clip_
         ma.append(np.pad(w.mask, ((0, pad), (0, 0), (0, 0))))
         de.append(np.pad(w.desc, ((0, pad), (0, 0))))
         tg.append(np.pad(ex.targets[a:b], ((0, pad), (0, 0))))
-        v = np.zeros(L, np.float32)
-        v[: b - a] = 1
-        valid.append(v)
+        # Padding is never known; unlabelled seconds of competition clips neither.
+        known = ex.known[a:b] if ex.known is not None else np.ones_like(ex.targets[a:b])
+        kn.append(np.pad(known, ((0, pad), (0, 0))))
         reg_t.append(ex.op_end if use_clip else 0.0)
         reg_on.append(1.0 if use_clip else 0.0)
-    return [torch.from_numpy(np.stack(x)) for x in (mf, em, ma, de, tg, valid)], torch.tensor(reg_t), torch.tensor(reg_on)
+    return [torch.from_numpy(np.stack(x)) for x in (mf, em, ma, de, tg, kn)], torch.tensor(reg_t), torch.tensor(reg_on)
 
 
 def train_checkpoint(train: list[Example], val: list[Example], variant: str, seed: int, epochs: int = 40,
@@ -126,7 +198,9 @@ def train_checkpoint(train: list[Example], val: list[Example], variant: str, see
     warm = 5 * steps_per_epoch
     # Cosine schedule with 5 warm-up epochs, as the source system trains.
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
-    pos = np.concatenate([e.targets for e in train]).mean(0)
+    tg_all = np.concatenate([e.targets for e in train])
+    kn_all = np.concatenate([e.known if e.known is not None else np.ones_like(e.targets) for e in train])
+    pos = (tg_all * kn_all).sum(0) / np.maximum(kn_all.sum(0), 1)
     pos_weight = torch.tensor(np.clip((1 - pos) / np.maximum(pos, 1e-3), 1, 20) ** 0.5, dtype=torch.float32, device=device)
     best, best_state, history = -1.0, None, []
     for ep in range(epochs):
@@ -137,10 +211,12 @@ def train_checkpoint(train: list[Example], val: list[Example], variant: str, see
             if not items:
                 continue
             # One window length per batch: either all clip windows or all random windows.
-            (mf, em, ma, de, tg, valid), reg_t, reg_on = _batch(items, window, rng, model.clip_len)
+            (mf, em, ma, de, tg, known), reg_t, reg_on = _batch(items, window, rng, model.clip_len)
             out = model(mf.to(device), em.to(device), ma.to(device), de.to(device))
             logits = out["logits"]
-            loss = (F.binary_cross_entropy_with_logits(logits, tg.to(device), pos_weight=pos_weight, reduction="none").mean(2) * valid.to(device)).sum() / valid.sum()
+            known = known.to(device)
+            bce = F.binary_cross_entropy_with_logits(logits, tg.to(device), pos_weight=pos_weight, reduction="none")
+            loss = (bce * known).sum() / known.sum().clamp(min=1.0)
             if "time" in out and reg_on.sum() > 0:
                 on = reg_on.to(device)
                 reg = F.smooth_l1_loss(out["time"], reg_t.to(device), reduction="none")
@@ -175,9 +251,10 @@ def evaluate_examples(model: AVTNet, examples: list[Example], device: str = "cpu
     for ex in examples:
         p = predict_per_second(model, ex.inputs, device)[:, :2] >= 0.5
         t = ex.targets[:, :2] >= 0.5
-        tp += (p & t).sum(0)
-        fp += (p & ~t).sum(0)
-        fn += (~p & t).sum(0)
+        k = (ex.known[:, :2] > 0) if ex.known is not None else np.ones_like(t)
+        tp += (p & t & k).sum(0)
+        fp += (p & ~t & k).sum(0)
+        fn += (~p & t & k).sum(0)
     f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
     return {"f1_op": float(f1[0]), "f1_ed": float(f1[1]), "f1_mean": float(f1.mean())}
 
@@ -220,19 +297,36 @@ def main_train(args) -> int:
     from .pipeline import AnalysisOptions
 
     corpus = Path(args.corpus)
-    split_path = corpus / "split.json"
-    split = json.loads(split_path.read_text()) if split_path.exists() else {}
-    train_shows = set(split.get("train", [])) or None
-    val_shows = set(split.get("val", []))
+    inputs = tuple(x.strip() for x in getattr(args, "inputs", "visual,audio").split(",") if x.strip())
+    bad = set(inputs) - {"visual", "audio", "text"}
+    if bad or not inputs:
+        raise SystemExit(f"--inputs takes visual, audio and text, got {','.join(inputs) or 'nothing'}")
     # The model needs no shot cuts, so training features skip TransNetV2 (the slowest extractor).
-    options = AnalysisOptions(device=args.device, cache_dir=args.cache_dir, extractors=("visual", "audio", "text"), oped=False)
-    all_ex = load_corpus_examples(corpus, None, options)
-    test_shows = set(split.get("test", []))
-    train = [e for e in all_ex if (train_shows is None or e.show in train_shows) and e.show not in test_shows and e.show not in val_shows]
-    val = [e for e in all_ex if e.show in val_shows]
+    options = AnalysisOptions(device=args.device, cache_dir=args.cache_dir, extractors=inputs, oped=False)
+    model_kwargs = {"use_text": "text" in inputs, "use_video": "visual" in inputs, "use_audio": "audio" in inputs}
+    if is_competition_folder(corpus):
+        # The competition format has no shows: hold out whole episodes (both clips of one id).
+        all_ex = load_competition_examples(corpus, options)
+        episodes = sorted({e.show for e in all_ex})
+        n_val = int(round(len(episodes) * args.val_fraction)) if len(episodes) > 2 else 0
+        val_eps = set(np.random.default_rng(args.seed).permutation(episodes)[:n_val].tolist())
+        train = [e for e in all_ex if e.show not in val_eps]
+        val = [e for e in all_ex if e.show in val_eps]
+        train_desc, val_desc = f"competition clips of {len(episodes) - n_val} episodes in {corpus}", f"{n_val} held-out episodes"
+    else:
+        split_path = corpus / "split.json"
+        split = json.loads(split_path.read_text()) if split_path.exists() else {}
+        train_shows = set(split.get("train", [])) or None
+        val_shows = set(split.get("val", []))
+        test_shows = set(split.get("test", []))
+        all_ex = load_corpus_examples(corpus, None, options)
+        train = [e for e in all_ex if (train_shows is None or e.show in train_shows) and e.show not in test_shows and e.show not in val_shows]
+        val = [e for e in all_ex if e.show in val_shows]
+        train_desc, val_desc = ", ".join(sorted({e.show for e in train})), ", ".join(sorted(val_shows)) or "none"
     if not train:
-        raise SystemExit("no training episodes found (is --corpus a vpos corpus with split.json?)")
-    print(f"training on {len(train)} episodes of {sorted({e.show for e in train})}, validating on {len(val)} of {sorted(val_shows)}")
+        raise SystemExit(f"no training examples found in {corpus} (a vpos corpus with split.json, "
+                         "or a competition folder with start_labels.txt / end_labels.txt and the clips)")
+    print(f"training on {len(train)} examples ({train_desc}), validating on {len(val)} ({val_desc})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -241,19 +335,20 @@ def main_train(args) -> int:
     for variant, seed in plan:
         name = f"{variant}-s{seed}"
         t0 = time.perf_counter()
-        model, rep = train_checkpoint(train, val, variant, seed + args.seed, epochs=args.epochs, device=device)
+        model, rep = train_checkpoint(train, val, variant, seed + args.seed, epochs=args.epochs, device=device, **model_kwargs)
         rep["seconds"] = time.perf_counter() - t0
+        model = model.cpu()
         model.save_pretrained(out / name)
         last = rep["history"][-1] if rep["history"] else {}
         best_f1 = max(rep["history"], key=lambda h: h.get("f1_mean", 0)) if rep["history"] else {}
         (out / name / "README.md").write_text(MODEL_CARD.format(
-            name=name, variant=variant, train_shows=", ".join(sorted({e.show for e in train})),
-            val_shows=", ".join(sorted(val_shows)) or "none", f1_op=best_f1.get("f1_op", float("nan")), f1_ed=best_f1.get("f1_ed", float("nan")),
-            inputs=card_inputs(model), f1_where="validation shows"))
+            name=name, variant=variant, train_shows=train_desc, val_shows=val_desc,
+            f1_op=best_f1.get("f1_op", float("nan")), f1_ed=best_f1.get("f1_ed", float("nan")),
+            inputs=card_inputs(model), f1_where="validation data" if val else "no validation data (training loss only)"))
         names.append(name)
         reports[name] = {"best_val": rep["best_val"], "seconds": rep["seconds"], "last": last}
         print(f"saved {out / name} ({rep['seconds']:.0f} s)")
     (out / "fusion.json").write_text(json.dumps({"checkpoints": names, "fusion": "kmeans2-larger-cluster", "training": reports,
-                                                  "train_shows": sorted({e.show for e in train}), "val_shows": sorted(val_shows)}, indent=1))
+                                                  "train": train_desc, "val": val_desc, "inputs": list(inputs)}, indent=1))
     print(f"wrote {out / 'fusion.json'}")
     return 0

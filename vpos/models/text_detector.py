@@ -11,8 +11,10 @@ boxes. CRAFT scores character regions, so it also finds text in scripts the reco
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
+import shutil
 import tempfile
 import threading
 import warnings
@@ -36,6 +38,8 @@ def _user_network_dir() -> str:
     global _USER_NET_DIR
     if _USER_NET_DIR is None:
         _USER_NET_DIR = tempfile.mkdtemp(prefix="vpos-easyocr-")
+        # Nothing is ever written there; remove it with the process so runs leave no litter.
+        atexit.register(shutil.rmtree, _USER_NET_DIR, True)
     return _USER_NET_DIR
 
 
