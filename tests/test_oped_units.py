@@ -90,6 +90,43 @@ def test_season_repetition_finds_the_shared_block():
         assert len(bl) == 1 and bl[0].start == cold and bl[0].end == cold + 90 and bl[0].partners == 2
 
 
+def test_loose_similarity_without_a_strict_core_is_not_repetition():
+    """Same background and music under different dialogue: similar (0.85) for a minute, but never
+    the same material (0.9+) -> not repeated. The shared song is."""
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((60, 32))
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    noise = rng.standard_normal((60, 32))
+    noise -= (noise * base).sum(1, keepdims=True) * base  # orthogonal to base
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    similar = 0.85 * base + np.sqrt(1 - 0.85 ** 2) * noise  # cosine 0.85 to base, second by second
+    assert repeated_runs(base, similar) == []
+    assert repeated_runs(base, similar, core_threshold=0.8)  # with no strict core it would count
+    assert repeated_runs(base, base.copy())[0][:2] == (0, 60)
+
+
+def test_season_fusion_trims_talk_and_ignores_spoken_blocks():
+    from vpos.season import fuse
+
+    n = 600
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[30:120] = 0.6  # the model sees the opening (30-120), roughly
+    op[120:125] = 0.3  # ... and half believes the sponsor card after it
+    rep = np.zeros(n, np.int32)
+    rep[30:125] = 2  # song + sponsor card repeat in every episode
+    rep[300:380] = 2  # a re-used scene: repeated, but people talk in it
+    speech = np.zeros(n, np.float32)
+    speech[120:125] = 0.9  # the announcer of the sponsor card
+    speech[300:380] = 0.8
+    _, _, segs = fuse(op, ed, rep, float(n), None, speech)
+    assert segs["opening"] is not None and abs(segs["opening"][1] - 120) <= 1
+    assert segs["ending"] is None
+    # Without the speech cue the sponsor card stays in the opening and the spoken scene at 300 s
+    # (song-length, early in the episode) is taken for nothing more than it is: no second opening.
+    _, _, segs_no_speech = fuse(op, ed, rep, float(n), None, None)
+    assert segs_no_speech["opening"][1] >= 124
+
+
 def test_export_cli_round_trip(tmp_path):
     import subprocess
     import sys

@@ -58,8 +58,16 @@ def _runs(mask: np.ndarray, max_gap: int, min_run: int) -> list[tuple[int, int]]
     return runs
 
 
-def repeated_runs(fa: np.ndarray, fb: np.ndarray, threshold: float = 0.8, min_run: int = 12, max_gap: int = 3):
-    """Runs (a0, a1, b0) of seconds where A[a0:a1] matches B[b0:b0 + a1 - a0]."""
+def repeated_runs(fa: np.ndarray, fb: np.ndarray, threshold: float = 0.8, min_run: int = 12, max_gap: int = 3,
+                  core_threshold: float = 0.9, min_core: int = 10):
+    """Runs (a0, a1, b0) of seconds where A[a0:a1] matches B[b0:b0 + a1 - a0].
+
+    Two thresholds, as in hysteresis: a run is traced where the similarity stays above
+    `threshold` (so its edges are where the shared material really starts and stops), but kept only
+    when at least `min_core` of its seconds match above `core_threshold`. A re-used background
+    under the same background music with different dialogue reaches the loose threshold for long
+    stretches; only material that is really the same (a song with its animation) reaches the
+    strict one for many seconds."""
     sim = fa @ fb.T
     na, nb = sim.shape
     out = []
@@ -68,6 +76,8 @@ def repeated_runs(fa: np.ndarray, fb: np.ndarray, threshold: float = 0.8, min_ru
         if len(diag) < min_run:
             continue
         for r0, r1 in _runs(diag > threshold, max_gap, min_run):
+            if int((diag[r0:r1] > core_threshold).sum()) < min_core:
+                continue
             a0 = r0 if d >= 0 else r0 - d
             b0 = r0 + d if d >= 0 else r0
             out.append((a0, a0 + (r1 - r0), b0))
@@ -93,11 +103,20 @@ def blocks(rep: np.ndarray, min_len: int = 15, max_gap: int = 3) -> list[Block]:
     return [Block(a, b, int(rep[a:b].max())) for a, b in _runs(rep > 0, max_gap, min_len)]
 
 
-def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None):
+# An opening or ending the model missed is still a song: a repeated block the model does not
+# recognise is taken only where the speech cue says music rather than dialogue (a recap or re-used
+# scene repeats too, but people talk in it).
+UNRECOGNISED_MAX_SPEECH = 0.35
+EDGE_SPEECH = 0.5
+
+
+def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None,
+         speech: np.ndarray | None = None):
     """Fused per-second probabilities and segments of one episode of a season."""
     from .oped import LIMITS, segments_from_probs
 
     n = len(op_prob)
+    speech = None if speech is None else np.nan_to_num(np.asarray(speech, np.float32), nan=0.0)
     op, ed = op_prob.astype(np.float32).copy(), ed_prob.astype(np.float32).copy()
     for blk in blocks(rep[:n]):
         length = blk.end - blk.start
@@ -106,7 +125,8 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
         label = None
         if max(mo, me) >= 0.25:
             label = "opening" if mo >= me else "ending"
-        elif LIMITS["opening"][0] <= length <= LIMITS["opening"][1]:
+        elif LIMITS["opening"][0] <= length <= LIMITS["opening"][1] and (
+                speech is None or float(speech[blk.start : blk.end].mean()) < UNRECOGNISED_MAX_SPEECH):
             # Unrecognised by the model: only a song-length block near either end of the episode.
             label = "opening" if centre < 0.35 else ("ending" if centre > 0.65 else None)
         if label is None:
@@ -118,7 +138,14 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
         # where the model sees the segment inside the block, keep the block only around what it sees.
         seen = np.flatnonzero((op_prob if label == "opening" else ed_prob)[a:b] >= 0.2)
         if len(seen):
-            a, b = max(a, a + int(seen[0]) - 2), min(b, a + int(seen[-1]) + 3)
+            a, b = a + int(seen[0]), a + int(seen[-1]) + 1
+        if speech is not None:
+            # A sponsor card or a "next time" announcement repeats every episode right beside the
+            # song; people talk in it, so spoken seconds at either edge of the block are not the song.
+            while b - a > LIMITS["opening"][0] and speech[a] >= EDGE_SPEECH:
+                a += 1
+            while b - a > LIMITS["opening"][0] and speech[b - 1] >= EDGE_SPEECH:
+                b -= 1
         target[a:b] = np.maximum(target[a:b], 0.9)
         other[a:b] = np.minimum(other[a:b], 0.1)
     segs = segments_from_probs({"opening": op, "ending": ed}, duration, cut_times)
@@ -135,7 +162,9 @@ def apply_season(analyses: list, reps: list[np.ndarray]) -> None:
             continue
         op0, ed0 = np.asarray(ps["op_prob"], np.float32), np.asarray(ps["ed_prob"], np.float32)
         cut_times = np.array([s.start_time for s in a.shots[1:]]) if a.shots else None
-        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times)
+        speech = ps.get("speech_cue")
+        speech = np.array([np.nan if v is None else v for v in speech], np.float32) if speech is not None else None
+        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times, speech)
         ps["op_prob"] = op.tolist()
         ps["ed_prob"] = ed.tolist()
         ps["repetition"] = np.minimum(rep[: len(op)], 9).astype(int).tolist()
