@@ -188,3 +188,23 @@ def test_train_oped_on_the_competition_format(tmp_path, capsys):
     rc = main(["train", "oped", "--corpus", str(comp), "--out", str(out), "--epochs", "1", "--variants", "avtnet_norm",
                "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"])
     assert rc == 2 and "ep9_end" in capsys.readouterr().err
+
+
+def test_sound_change_moves_an_unsure_boundary_to_where_the_song_starts():
+    from vpos.oped import sound_change_boundary
+
+    n = 200
+    rng = np.random.default_rng(3)
+    logmel = rng.normal(0, 0.05, (n, 64)).astype(np.float32)
+    logmel[120:] += np.linspace(-2, 2, 64, dtype=np.float32)  # the ending's song starts at 120 s
+    p = np.zeros(n, np.float32)
+    p[110:] = np.linspace(0.2, 0.9, n - 110)  # the model ramps up slowly from 110 s ...
+    p[150:] = 0.95
+    # ... and its 0.5 crossing (~139 s) is 19 s late; the sound says 120.
+    assert sound_change_boundary(139.0, p, logmel, rising=True) == 120.0
+    # A flat spectrum: nothing stands out, the boundary stays.
+    assert sound_change_boundary(139.0, p, rng.normal(0, 0.05, (n, 64)).astype(np.float32), rising=True) == 139.0
+    # A change outside the unsure zone (P already ~0 there) is not taken.
+    far = rng.normal(0, 0.05, (n, 64)).astype(np.float32)
+    far[60:] += np.linspace(-2, 2, 64, dtype=np.float32)
+    assert sound_change_boundary(139.0, p, far, rising=True) != 60.0
