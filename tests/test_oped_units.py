@@ -208,3 +208,16 @@ def test_sound_change_moves_an_unsure_boundary_to_where_the_song_starts():
     far = rng.normal(0, 0.05, (n, 64)).astype(np.float32)
     far[60:] += np.linspace(-2, 2, 64, dtype=np.float32)
     assert sound_change_boundary(139.0, p, far, rising=True) != 60.0
+
+
+def test_season_fusion_keeps_an_unrecognised_block_whole():
+    """A repeated, music-only block the model barely sees (one stray second above 0.2) stays whole."""
+    from vpos.season import fuse
+
+    n = 600
+    op, ed = np.full(n, 0.05, np.float32), np.full(n, 0.02, np.float32)
+    op[10] = 0.3
+    rep = np.zeros(n, np.int32)
+    rep[0:90] = 3
+    _, _, segs = fuse(op, ed, rep, float(n), None, np.zeros(n, np.float32))
+    assert segs["opening"] is not None and segs["opening"][0] <= 1 and segs["opening"][1] >= 89

@@ -137,7 +137,9 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
         # Repeated material can run on past the song (a recurring eyecatch or BGM cue next to it):
         # where the model sees the segment inside the block, keep the block only around what it sees.
         seen = np.flatnonzero((op_prob if label == "opening" else ed_prob)[a:b] >= 0.2)
-        if len(seen):
+        # ... but only where the model sees a song's length of it: a stray second above 0.2 in a
+        # block the model does not recognise must not shrink the block to that second.
+        if len(seen) and seen[-1] + 1 - seen[0] >= LIMITS["opening"][0]:
             a, b = a + int(seen[0]), a + int(seen[-1]) + 1
         if speech is not None:
             # A sponsor card or a "next time" announcement repeats every episode right beside the
