@@ -23,9 +23,13 @@ from .media import Limits, VideoInfo, probe  # noqa: E402
 from .pipeline import AnalysisOptions, analyze  # noqa: E402
 from .result import Analysis, Segment, Shot  # noqa: E402
 
+# `vpos.library` is the function (the API); its module stays importable as `from vpos.library import ...`.
+from .library import library  # noqa: E402
+
 __all__ = [
     "__version__",
     "analyze",
+    "library",
     "probe",
     "AnalysisOptions",
     "Analysis",
