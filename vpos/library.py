@@ -827,6 +827,7 @@ def run_library(plan: LibraryPlan, options: LibraryOptions, progress: ProgressCa
             return None
         return SeasonJob(sid, {e.rel: base_docs[e.rel] for e in ready}, {e.rel: str(e.path) for e in ready}, aopts, options.threads_per_worker)
 
+    own_engine = engine is None  # an engine the caller passes stays open for its next run
     engine = engine or make_engine(options, log)
     total = len(episodes)
     settled = sum(1 for r in rows.values() if r.status)
@@ -920,7 +921,8 @@ def run_library(plan: LibraryPlan, options: LibraryOptions, progress: ProgressCa
         engine.close(cancel=True)
         state.save(force=True)
         raise
-    engine.close()
+    if own_engine:
+        engine.close()
     state.save(force=True)
     driver["write"] = writer.seconds
     report = LibraryReport(

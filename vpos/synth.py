@@ -257,10 +257,13 @@ def demo_clip(path: str | Path, seconds: int = 20, size=(320, 180), fps=25, seed
 
 
 def season_episode(path: str | Path, show_seed: int, episode: int, op_seconds: int = 22, body_seconds: int = 10,
-                   ed_seconds: int = 22, cold_seconds: int = 3, preview_seconds: int = 3, size=(160, 90), fps=10) -> ClipTruth:
+                   ed_seconds: int = 22, cold_seconds: int = 3, preview_seconds: int = 3, size=(160, 90), fps=10,
+                   episode_audio: str = "voice") -> ClipTruth:
     """One episode of a generated show: an episode-specific cold open, the show's opening (the same
     pictures and song in every episode), an episode-specific body, the show's ending (the same in
-    every episode) and an episode-specific preview. For season-mode and library tests."""
+    every episode) and an episode-specific preview. For season-mode and library tests.
+    `episode_audio` is the sound of the episode's own parts ("silence" keeps them from matching
+    each other by sound alone: the generated voices all share one spectral shape)."""
 
     def part(seed: int, seconds: int) -> list[ShotSpec]:
         rng = np.random.default_rng(seed)
@@ -274,8 +277,8 @@ def season_episode(path: str | Path, show_seed: int, episode: int, op_seconds: i
 
     op_seed, ed_seed = show_seed * 1000 + 1, show_seed * 1000 + 2
     own = show_seed * 1000 + 10 * (episode + 1)  # seeds of this episode's own parts
-    layout = [(own, cold_seconds, "voice"), (op_seed, op_seconds, "song"), (own + 1, body_seconds, "voice"),
-              (ed_seed, ed_seconds, "song"), (own + 2, preview_seconds, "bgm")]
+    layout = [(own, cold_seconds, episode_audio), (op_seed, op_seconds, "song"), (own + 1, body_seconds, episode_audio),
+              (ed_seed, ed_seconds, "song"), (own + 2, preview_seconds, episode_audio)]
     shots, audio = [], []
     for seed, seconds, kind in layout:
         if seconds > 0:
