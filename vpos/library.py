@@ -514,7 +514,7 @@ class EpisodeRow:
     file: str
     season: str
     status: str  # analysed | current | failed
-    season_mode: str  # matched | alone | pending (its season's matching failed or did not run)
+    season_mode: str  # matched | alone | pending (its season's matching failed: model-alone result) | none (failed)
     opening_start: float | None = None
     opening_end: float | None = None
     opening_confidence: float | None = None
@@ -875,10 +875,13 @@ def run_library(plan: LibraryPlan, options: LibraryOptions, progress: ProgressCa
     def on_season(outcome: SeasonOutcome) -> None:
         driver["season_matching"] = driver.get("season_matching", 0.0) + outcome.seconds
         if not outcome.ok:
+            # The episodes keep their model-alone results; the next run tries the matching again.
             log(f"season {season_name[outcome.season]}: matching failed: {outcome.reason}")
             for e in members[outcome.season]:
                 if e.rel in base_docs:
                     rows[e.rel].reason = f"season matching failed: {outcome.reason}"
+                    rows[e.rel].result = str(writer.write_result(e, base_docs[e.rel]))
+                    _row_from_doc(rows[e.rel], base_docs[e.rel])
             return
         for rel, doc in outcome.docs.items():
             ep = by_rel[rel]
@@ -925,6 +928,9 @@ def run_library(plan: LibraryPlan, options: LibraryOptions, progress: ProgressCa
         engine.close()
     state.save(force=True)
     driver["write"] = writer.seconds
+    for r in rows.values():
+        if r.status == "failed":
+            r.season_mode = "none"
     report = LibraryReport(
         rows=[rows[e.rel] for e in episodes],
         wall_seconds=time.perf_counter() - t_start,
