@@ -741,6 +741,19 @@ def run_library(plan: LibraryPlan, options: LibraryOptions, progress: ProgressCa
     progress = progress or _noop
     log = log or _noop
     t_start = time.perf_counter()
+    own_engine = engine is None  # an engine the caller passes stays open for its next run
+    engine = engine or make_engine(options, log)  # first: a missing Ray or an unreachable cluster fails fast
+    try:
+        return _run(plan, options, progress, log, engine, t_start)
+    except BaseException:
+        engine.close(cancel=True)
+        raise
+    finally:
+        if own_engine:
+            engine.close()
+
+
+def _run(plan: LibraryPlan, options: LibraryOptions, progress: ProgressCallback, log: Log, engine, t_start: float) -> LibraryReport:
     out = Path(options.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     state = LibraryState(out)
@@ -827,8 +840,6 @@ def run_library(plan: LibraryPlan, options: LibraryOptions, progress: ProgressCa
             return None
         return SeasonJob(sid, {e.rel: base_docs[e.rel] for e in ready}, {e.rel: str(e.path) for e in ready}, aopts, options.threads_per_worker)
 
-    own_engine = engine is None  # an engine the caller passes stays open for its next run
-    engine = engine or make_engine(options, log)
     total = len(episodes)
     settled = sum(1 for r in rows.values() if r.status)
     progress("episodes", settled, total)
@@ -920,13 +931,8 @@ def run_library(plan: LibraryPlan, options: LibraryOptions, progress: ProgressCa
                 else:
                     on_season(value)
                 state.save()
-    except BaseException:
-        engine.close(cancel=True)
+    finally:
         state.save(force=True)
-        raise
-    if own_engine:
-        engine.close()
-    state.save(force=True)
     driver["write"] = writer.seconds
     for r in rows.values():
         if r.status == "failed":
