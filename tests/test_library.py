@@ -165,10 +165,14 @@ def test_bad_files_are_reported_and_the_rest_completes(engine, tmp_path):
     (root / "empty.mp4").write_bytes(b"")
     (root / "notes.webm").write_text("not a video at all\n")
     out = tmp_path / "out"
-    opts = LibraryOptions(out=str(out), analysis=AnalysisOptions(cache_dir=str(tmp_path / "c"), extractors=("audio",), oped=False))
+    opts = LibraryOptions(out=str(out), write_beside=True,
+                          analysis=AnalysisOptions(cache_dir=str(tmp_path / "c"), extractors=("audio",), oped=False))
     report = run_library(plan_library(root), opts, engine=engine)
     rows = _rows(out)
     assert rows["good clip.mp4"]["status"] == "analysed" and Path(rows["good clip.mp4"]["result"]).exists()
+    # --write-beside: the exports sit beside the video, the result JSON under --out
+    assert (root / "good clip.chapters.vtt").exists() and (root / "good clip.edl").exists()
+    assert not (out / "good clip.chapters.vtt").exists() and (out / "good clip.json").exists()
     for bad in ("broken - 01.mkv", "empty.mp4", "notes.webm"):
         assert rows[bad]["status"] == "failed" and rows[bad]["reason"], rows[bad]
         assert "Traceback" not in rows[bad]["reason"] and not rows[bad]["result"]
