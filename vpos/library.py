@@ -18,7 +18,10 @@ State lives under RESULTS/.vpos-library/ and makes runs resumable and incrementa
   and, per season, the signature (member files and keys) its results were matched with: a season is
   matched again only when that signature changes (an episode added, removed or changed).
 Every file is written to a temporary name and renamed into place, so a killed run leaves only
-complete files and loses at most the episodes in flight.
+complete files and loses at most the episodes in flight. One run at a time per results folder.
+
+`vpos.library` (the package attribute) is the `library()` function below; import this module's
+other names with `from vpos.library import ...`.
 """
 
 from __future__ import annotations
