@@ -24,10 +24,14 @@ from .pipeline import AnalysisOptions, analyze  # noqa: E402
 from .result import Analysis, Segment, Shot  # noqa: E402
 from .season import analyze_season  # noqa: E402
 
+# `vpos.library` is the function (the API); its module stays importable as `from vpos.library import ...`.
+from .library import library  # noqa: E402
+
 __all__ = [
     "__version__",
     "analyze",
     "analyze_season",
+    "library",
     "probe",
     "AnalysisOptions",
     "Analysis",

@@ -193,6 +193,74 @@ def cmd_season(args: argparse.Namespace) -> int:
     return 0
 
 
+class LibraryProgress:
+    """One bar over the library's episodes with an ETA from the rate of this run's analyses
+    (episodes already current settle at once and do not count towards the rate)."""
+
+    def __init__(self, stream=sys.stderr, enabled: bool = True):
+        self.stream, self.enabled = stream, enabled
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.base = None
+        self.last = -1.0
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if self.base is None:
+            self.base = (done, now)
+        d0, t0 = self.base
+        rate = (done - d0) / (now - t0) if done > d0 and now > t0 else 0.0
+        eta = f" eta {_duration((total - done) / rate)}" if rate > 0 and done < total else ""
+        frac = done / total if total else 1.0
+        bar = "#" * int(frac * 30) + "-" * (30 - int(frac * 30))
+        line = f"{stage} [{bar}] {int(done)}/{int(total)}{eta}"
+        if self.tty:
+            self.stream.write("\r" + line + "   ")
+            self.stream.flush()
+        elif done != self.last:
+            self.stream.write(f"[vpos] {line}\n")
+        self.last = done
+
+    def log(self, message: str) -> None:
+        if self.enabled:
+            self.stream.write(("\r" if self.tty else "") + message + "\n")
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def cmd_library(args: argparse.Namespace) -> int:
+    from .library import LibraryOptions, plan_library, run_library
+
+    options = LibraryOptions(
+        out=args.out, engine=args.engine, address=args.address, workers=args.workers,
+        threads_per_worker=args.threads_per_worker, num_gpus=args.num_gpus, write_beside=args.write_beside,
+        retry_failed=args.retry_failed, analysis=options_from_args(args),
+    )
+    printer = LibraryProgress(enabled=not args.quiet)
+    plan = plan_library(args.root)
+    if args.verbose:
+        for s in plan.seasons:
+            printer.log(f"season {s.name} ({s.folder or '.'}): {len(s.episodes)} episodes")
+        for e in plan.singles:
+            printer.log(f"alone: {e.rel}")
+    try:
+        report = run_library(plan, options, progress=printer, log=printer.log if args.verbose else None)
+    finally:
+        printer.close()
+    if not args.quiet:
+        sys.stderr.write(report.text() + "\n")
+        sys.stderr.write(f"summary: {report.summary_csv}\n")
+    return 1 if any(r.status == "failed" for r in report.rows) and args.strict else 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     try:
         doc = json.loads(Path(args.result).read_text(encoding="utf-8"))
@@ -281,6 +349,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     add_analysis_options(p)
     p.set_defaults(func=cmd_season)
+
+    p = sub.add_parser("library", help="analyse a whole library: every episode once, season mode per season, resumable",
+                       description="Find the videos under ROOT, group them into seasons (folders and names such as "
+                                   "'Show - S01E03', '[Group] Show - 03 [1080p]'), analyse each episode once (a re-run skips "
+                                   "current results), run season mode per season and write one JSON result per episode, player "
+                                   "exports and a summary (library-summary.csv/.json) under --out.")
+    p.add_argument("root", help="the library's root folder")
+    p.add_argument("--out", required=True, metavar="RESULTS", help="folder for results, exports, summary and the resumable state")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: a process pool on this machine (default); ray: Ray tasks (needs requirements-ray.txt)")
+    p.add_argument("--address", default=None, help="ray: 'auto' or the cluster's address; none starts a local Ray instance")
+    p.add_argument("--workers", type=int, default=0,
+                   help="local: worker processes (default: CPUs // threads per worker); ray without --address: CPUs of the local instance")
+    p.add_argument("--threads-per-worker", type=int, default=2, help="torch threads per episode task (default: 2)")
+    p.add_argument("--num-gpus", type=float, default=1.0,
+                   help="ray: GPUs per episode task, requested only when the cluster has GPUs (fractions share a GPU; default: 1)")
+    p.add_argument("--write-beside", action="store_true", help="write the exports (chapters, EDL) beside each video instead of beside each result")
+    p.add_argument("--retry-failed", action="store_true", help="analyse again the files that failed in an earlier run")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when any episode failed")
+    p.add_argument("-v", "--verbose", action="store_true", help="the seasons found, and per-episode stage times")
+    p.add_argument("-q", "--quiet", action="store_true")
+    add_analysis_options(p)
+    p.set_defaults(func=cmd_library)
 
     p = sub.add_parser("export", help="write chapters / EDL / CSV from a saved JSON result")
     p.add_argument("result", help="a JSON result written by analyze or season")

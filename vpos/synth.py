@@ -28,9 +28,10 @@ class ShotSpec:
 
 @dataclass
 class AudioSpec:
-    kind: str  # "silence" | "tone" | "music" | "noise" | "speech"
+    kind: str  # "silence" | "tone" | "music" | "noise" | "speech" | "song" | "voice" | "bgm"
     seconds: float
     level_db: float = -12.0
+    seed: int | None = None  # its own generator (the same seed gives the same sound in any clip); None: the clip's
 
 
 @dataclass
@@ -140,6 +141,16 @@ def _audio(spec: AudioSpec, rng: np.random.Generator) -> np.ndarray:
             out[pos:end] = env * voiced
             pos = end + int(rng.uniform(0.2, 0.5) * AUDIO_RATE_OUT)
         return (amp * out / (np.abs(out).max() + 1e-9)).astype(np.float32)
+    if spec.kind in ("song", "voice", "bgm"):
+        # The corpus builder's melodic song, phrase-level speech and background score: unlike the
+        # stationary kinds above, these change from second to second, as real soundtracks do.
+        from .corpus import material
+
+        seed = int(rng.integers(0, 2**31))
+        fn = {"song": material.synth_song, "voice": material.synth_speech, "bgm": material.synth_bgm}[spec.kind]
+        out = np.asarray(fn(seed, spec.seconds, sr=AUDIO_RATE_OUT), np.float32)[:n]
+        out = np.pad(out, (0, n - len(out)))
+        return (amp * out / (np.abs(out).max() + 1e-9)).astype(np.float32)
     raise ValueError(f"unknown audio kind {spec.kind}")
 
 
@@ -209,7 +220,7 @@ def render_clip(
             pos = 0.0
             parts = []
             for a in audio:
-                parts.append(_audio(a, rng))
+                parts.append(_audio(a, rng if a.seed is None else np.random.default_rng(a.seed)))
                 truth.audio.append((pos, pos + a.seconds, a.kind))
                 pos += a.seconds
             samples = np.concatenate(parts)
@@ -243,6 +254,37 @@ def demo_clip(path: str | Path, seconds: int = 20, size=(320, 180), fps=25, seed
     third = seconds / 3
     audio = [AudioSpec("music", third), AudioSpec("speech", third), AudioSpec("silence", seconds - 2 * third)]
     return render_clip(path, shots, audio, fps=fps, size=size, seed=seed)
+
+
+def season_episode(path: str | Path, show_seed: int, episode: int, op_seconds: int = 22, body_seconds: int = 10,
+                   ed_seconds: int = 22, cold_seconds: int = 3, preview_seconds: int = 3, size=(160, 90), fps=10,
+                   episode_audio: str = "voice") -> ClipTruth:
+    """One episode of a generated show: an episode-specific cold open, the show's opening (the same
+    pictures and song in every episode), an episode-specific body, the show's ending (the same in
+    every episode) and an episode-specific preview. For season-mode and library tests.
+    `episode_audio` is the sound of the episode's own parts ("silence" keeps them from matching
+    each other by sound alone: the generated voices all share one spectral shape)."""
+
+    def part(seed: int, seconds: int) -> list[ShotSpec]:
+        rng = np.random.default_rng(seed)
+        shots, used, i = [], 0, 0
+        while used < seconds * fps:
+            n = int(min(seconds * fps - used, rng.integers(2 * fps, 4 * fps)))
+            shots.append(ShotSpec(frames=n, seed=seed * 100 + i, motion=("pan", "static", "zoom")[i % 3]))
+            used += n
+            i += 1
+        return shots
+
+    op_seed, ed_seed = show_seed * 1000 + 1, show_seed * 1000 + 2
+    own = show_seed * 1000 + 10 * (episode + 1)  # seeds of this episode's own parts
+    layout = [(own, cold_seconds, episode_audio), (op_seed, op_seconds, "song"), (own + 1, body_seconds, episode_audio),
+              (ed_seed, ed_seconds, "song"), (own + 2, preview_seconds, episode_audio)]
+    shots, audio = [], []
+    for seed, seconds, kind in layout:
+        if seconds > 0:
+            shots += part(seed, seconds)
+            audio.append(AudioSpec(kind, seconds, seed=seed))
+    return render_clip(path, shots, audio, fps=fps, size=size, seed=own)
 
 
 def chunk_of_samples(samples: np.ndarray, sample_start: int = 0, index: int = 0):
