@@ -310,15 +310,15 @@ def _pred_char_masks(pred_chars: dict, n: int, dur: float) -> Optional[Dict[str,
     out: Dict[str, np.ndarray] = {}
     ps = pred_chars.get("per_second")
     ivs = pred_chars.get("intervals")
-    if ps:
+    if ivs:  # the decision (snapped to shot cuts) rather than the per-sample probabilities
+        for k, v in ivs.items():
+            out[k] = intervals_per_second(v, n, dur)
+    elif ps:
         for k, v in ps.items():
             m = np.zeros(n, bool)
             v = np.asarray(v, float)[:n]
             m[: len(v)] = v >= 0.5
             out[k] = m
-    elif ivs:
-        for k, v in ivs.items():
-            out[k] = intervals_per_second(v, n, dur)
     elif pred_chars.get("names") is not None or pred_chars.get("screen_time") is not None:
         return {}
     else:
