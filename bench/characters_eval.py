@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vpos.characters import CharacterOptions, build_references, detect_characters  # noqa: E402
+from vpos.characters import CharacterOptions, bank_overlap, build_references, cell_descriptors, detect_characters  # noqa: E402
 from vpos.evaluate import intervals_per_second, score_characters, truth_nsec  # noqa: E402
 
 
@@ -201,7 +201,10 @@ def main(argv=None) -> int:
             f1 = 2 * sc["tp"] / max(1, 2 * sc["tp"] + sc["fp"] + sc["fn"])
             row = {"episode": tp.name[: -len(".truth.json")], "refs_from": ref_tp.name[: -len(".truth.json")],
                    "references": refs.counts, "accuracy": round(sc["correct"] / max(1, sc["total"]), 4),
-                   "f1": round(f1, 4), "screen_time_error_pct": pcts, "wrong_name_rate": round(w / max(1, on), 4)}
+                   "f1": round(f1, 4), "screen_time_error_pct": pcts, "wrong_name_rate": round(w / max(1, on), 4),
+                   "max_reference_overlap": round(max([bank_overlap(cell_descriptors(refs.banks[a], refs.hists[a], options.color_weight),
+                                                                    cell_descriptors(refs.banks[b], refs.hists[b], options.color_weight))
+                                                       for a in refs.names for b in refs.names if a < b] or [0.0]), 3)}
             if args.discover:
                 from vpos.characters import discover_characters
 
