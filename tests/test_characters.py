@@ -177,3 +177,21 @@ def test_eval_scores_character_intervals():
     r = score_characters(truth, pred)  # the intervals (the decision) are scored, not the raw probabilities
     assert r["correct"] == 19 and r["tp"] == 8 and r["fn"] == 1
     assert r["per_character"]["B"]["screen_time_truth"] == 5.0
+
+
+def test_character_figures():
+    from vpos.plots import characters_timeline_figure, screen_time_figure
+
+    doc = {"video": {"duration": 10.0}, "per_second": {"t": [float(i) for i in range(10)]},
+           "shots": [{"start_time": 0.0}, {"start_time": 4.0}, {"start_time": 7.5}],
+           "characters": {"names": ["A", "B"], "per_second": {"A": [0.9] * 4 + [0.1] * 6, "B": [0.2] * 10},
+                          "intervals": {"A": [[0.0, 4.0]], "B": []}, "screen_time": {"A": 4.0, "B": 0.0},
+                          "references": {"A": 2, "B": 1}}}
+    fig = characters_timeline_figure(doc)
+    names = [t.name for t in fig.data]
+    assert "A" in names and "B" not in names  # B is never shaded
+    assert any(n.startswith("cuts (2)") for n in names)
+    assert list(fig.layout.yaxis.ticktext) == ["A", "B"]
+    bars = screen_time_figure(doc)
+    assert list(bars.data[0].y) == ["A", "B"] and list(bars.data[0].x) == [4.0, 0.0]
+    assert characters_timeline_figure({"characters": None}) is None
