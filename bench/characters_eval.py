@@ -211,8 +211,9 @@ def main(argv=None) -> int:
                 dres = discover_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], cf["cell_pos"][:n], dur, cuts, 1.0,
                                            args.weights, options=options)
                 ddoc = {"characters": {**dres.result.to_dict(), "clusters": dres.representatives}}
-                (pred_dir / "discover").mkdir(exist_ok=True)
-                (pred_dir / "discover" / f"{tp.name[:-len('.truth.json')]}.json").write_text(json.dumps(ddoc))
+                ddir = pred_dir.with_name(pred_dir.name + "-discover")  # a sibling: `vpos eval` searches recursively
+                ddir.mkdir(exist_ok=True)
+                (ddir / f"{tp.name[:-len('.truth.json')]}.json").write_text(json.dumps(ddoc))
                 dsc = score_characters(truth, ddoc)
                 for k in ("correct", "total", "tp", "fp", "fn"):
                     disc[k] += dsc[k]
