@@ -175,12 +175,12 @@ def analyze_video(
             segments_table(doc), zip_path)
 
 
-_EPISODE_STAGE = re.compile(r"^episode (\\d+)/(\\d+): (.*)$")
+_EPISODE_STAGE = re.compile(r"^episode (\d+)/(\d+): (.*)$")
 
 
 def _natural_key(path: str) -> list:
     """'ep 2' before 'ep 10': episodes upload in any order, a season reads in episode order."""
-    return [int(x) if x.isdigit() else x.lower() for x in re.split(r"(\\d+)", Path(path).name)]
+    return [int(x) if x.isdigit() else x.lower() for x in re.split(r"(\d+)", Path(path).name)]
 
 
 def _season_progress(progress: gr.Progress):
@@ -278,6 +278,49 @@ def _season_tab() -> None:
         show_progress_on=[summary, figure],
     )
 
+CHARACTER_ROWS = 4  # name + images rows in the Characters panel
+
+
+def find_characters(video: str | None, *rows, progress: gr.Progress = gr.Progress()):
+    """Who is on screen when: references per name (rows of name, image files) -> summary, character
+    timeline, screen-time chart and the intervals CSV. Shots come from the feature cache when the
+    video was analysed already."""
+    from vpos.characters import intervals_csv
+    from vpos.plots import characters_timeline_figure, screen_time_figure
+
+    if not video:
+        raise _user_error("Upload a video first (mp4, mkv, webm, avi, mov, ...).")
+    names, files = rows[:CHARACTER_ROWS], rows[CHARACTER_ROWS:]
+    refs: dict[str, list[str]] = {}
+    for name, fs in zip(names, files):
+        fs = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (fs or [])]
+        if fs and not (name or "").strip():
+            raise _user_error("Give a name to every row with reference images.")
+        if (name or "").strip() and not fs:
+            raise _user_error(f"Add 1-5 reference images of '{name.strip()}' (screenshots or crops where it is alone).")
+        if fs:
+            refs.setdefault(name.strip(), []).extend(fs)
+    if not refs:
+        raise _user_error("Add at least one character: a name and 1-5 images in which it is alone on screen.")
+    try:
+        options = vpos.AnalysisOptions(extractors=("shots", "characters"), oped=False, characters=refs)
+        progress(0.0, desc="starting")
+        result = vpos.analyze(video, options, progress=lambda stage, done, total: progress(
+            (done / total) if total else 0.0, desc=_stage_description(stage, done, total)))
+    except vpos.VposError as e:
+        raise _user_error(str(e)) from None
+    except Exception as e:  # noqa: BLE001
+        log.exception("character search in %s failed", video)
+        raise gr.Error(f"The character search failed unexpectedly ({type(e).__name__}: {e}).", print_exception=False) from None
+    doc = result.to_dict()
+    ch = doc["characters"]
+    lines = ["| character | screen time | intervals | references |", "| --- | --- | --- | --- |"]
+    for k in ch["names"]:
+        lines.append(f"| {k} | {format_time(ch['screen_time'][k])} | {len(ch['intervals'][k])} | {ch['references'][k]} |")
+    out = _new_output_dir() / f"{Path(video).stem}.characters.csv"
+    out.write_text(intervals_csv(ch), encoding="utf-8")
+    return "\n".join(lines), characters_timeline_figure(doc, title=""), screen_time_figure(doc, title=""), str(out)
+
 
 def _example_clips() -> list[list[str]]:
     if not EXAMPLES_DIR.is_dir():
@@ -321,6 +364,22 @@ def build_demo() -> gr.Blocks:
             timeline = gr.Plot(label="Timeline", elem_id="timeline")
             shots = gr.Dataframe(headers=SHOT_COLUMNS, label="Shots", interactive=False, wrap=False, max_height=420,
                                  elem_id="shots-table")
+
+            with gr.Accordion("Characters: who is on screen when", open=False):
+                gr.Markdown("Give each character a name and 1-5 images in which it is alone on screen (screenshots "
+                            "or crops, any background), then press **Find characters**.")
+                char_names, char_files = [], []
+                for i in range(CHARACTER_ROWS):
+                    with gr.Row():
+                        char_names.append(gr.Textbox(label=f"Name {i + 1}", scale=1, max_lines=1))
+                        char_files.append(gr.File(label="Reference images", file_count="multiple", file_types=["image"], scale=3))
+                find_button = gr.Button("Find characters")
+                char_summary = gr.Markdown(elem_id="characters-summary")
+                char_timeline = gr.Plot(label="Character timeline", elem_id="characters-timeline")
+                char_bars = gr.Plot(label="Screen time", elem_id="characters-screen-time")
+                char_csv = gr.File(label="Character intervals (CSV)", interactive=False, elem_id="characters-csv")
+            find_button.click(find_characters, inputs=[video, *char_names, *char_files],
+                              outputs=[char_summary, char_timeline, char_bars, char_csv], api_name="characters")
 
             outputs = [summary, timeline, shots, json_file, csv_file, segments, exports_file]
             # Clear the previous video's results first, so a failed run never leaves them looking current.

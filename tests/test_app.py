@@ -206,20 +206,20 @@ def test_season_through_the_api(app_client, tmp_path):
     from vpos.synth import demo_clip
 
     paths = []
-    for name, seed_seconds in (("Show - 10.mp4", 7), ("Show - 02.mp4", 6)):
+    for name, seed_seconds in (("Show - 10.mp4", 7), ("Show - 2.mp4", 6)):
         p = tmp_path / name
         demo_clip(p, seconds=seed_seconds, size=(160, 90), fps=25)
         paths.append(p)
     summary, plot, table, zip_path = app_client.predict(
         files=[handle_file(str(p)) for p in paths], sample_rate=1.0, device="cpu", api_name="/analyze_season")
     assert "2 episodes" in summary
-    assert [row[0] for row in table["data"]] == ["Show - 02.mp4", "Show - 10.mp4"]
+    assert [row[0] for row in table["data"]] == ["Show - 2.mp4", "Show - 10.mp4"]  # episode order, not text order
     assert [row[1] for row in table["data"]] == ["00:06", "00:07"]
     assert plot is not None
     with zipfile.ZipFile(zip_path) as zf:
         names = set(zf.namelist())
         assert "season.csv" in names
-        for stem in ("Show - 02", "Show - 10"):
+        for stem in ("Show - 2", "Show - 10"):
             assert f"{stem}/{stem}.vpos.json" in names and f"{stem}/{stem}.chapters.vtt" in names
             doc = json.loads(zf.read(f"{stem}/{stem}.vpos.json"))
             assert doc["video"]["path"] == f"{stem}.mp4"

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .errors import VposError
+from .errors import OptionsError, VposError
 from .media import Limits
 from .pipeline import ALL_EXTRACTORS, AnalysisOptions
 
@@ -66,9 +66,11 @@ def _positive_float(text: str) -> float:
 
 def _extractor_list(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    bad = [n for n in names if n not in ALL_EXTRACTORS]
+    from .pipeline import OPTIONAL_EXTRACTORS
+
+    bad = [n for n in names if n not in ALL_EXTRACTORS + OPTIONAL_EXTRACTORS]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"choose from {','.join(ALL_EXTRACTORS)} (got {text!r})")
+        raise argparse.ArgumentTypeError(f"choose from {','.join(ALL_EXTRACTORS + OPTIONAL_EXTRACTORS)} (got {text!r})")
     return names
 
 
@@ -96,6 +98,14 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--oped-weights", default=None, metavar="PATH_OR_REPO",
                    help="opening/ending checkpoints: a local folder or a Hugging Face Hub repo id 'owner/name[@revision]' "
                         "(default: $VPOS_OPED_WEIGHTS, else the offline copy in weights/oped)")
+    g.add_argument("--characters", default=None, metavar="DIR",
+                   help="find these characters: DIR/<name>/*.png|jpg (1-5 images per name, the character alone) or a "
+                        "folder with a mapping.csv (Image_ID,Class); adds the 'characters' block to the result")
+    g.add_argument("--discover-characters", action="store_true",
+                   help="without --characters: cluster the recurring characters (cluster_1, ...) with one representative "
+                        "region each (JSON characters.clusters), for a person to name")
+    g.add_argument("--character-weights", default=None, metavar="PATH_OR_REPO",
+                   help="character network: a local folder or a Hub repo id (default: $VPOS_CHARACTER_WEIGHTS, else weights/characters)")
     c = p.add_argument_group("cache and limits")
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     c.add_argument("--cache-dir", default=None, help="feature cache folder (default: $VPOS_CACHE_DIR or ~/.cache/vpos/features)")
@@ -122,6 +132,9 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         limits=Limits(max_width=args.max_width, max_height=args.max_height, max_duration=args.max_duration),
         oped=not args.no_oped,
         oped_weights=args.oped_weights,
+        characters=getattr(args, "characters", None),
+        character_weights=getattr(args, "character_weights", None),
+        discover_characters=getattr(args, "discover_characters", False),
     )
 
 
@@ -157,10 +170,19 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             seg = getattr(result, label)
             if seg is not None:
                 err.write(f"{label}: {seg.start:.2f}-{seg.end:.2f} s (confidence {seg.confidence:.2f})\n")
+        if result.characters:
+            st = result.characters["screen_time"]
+            err.write("screen time (s): " + ", ".join(f"{k}={v:.0f}" for k, v in st.items()) + "\n")
         if args.json and args.json != "-":
             err.write(f"wrote {args.json}\n")
     if args.exports:
         _write_exports(result.to_dict(), args.exports, Path(args.video).stem)
+    if getattr(args, "characters_csv", None):
+        from .characters import intervals_csv
+
+        if not result.characters:
+            raise OptionsError("--characters-csv needs character references (--characters DIR)")
+        Path(args.characters_csv).write_text(intervals_csv(result.characters))
     return 0
 
 
@@ -338,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the JSON result here ('-' for stdout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--exports", metavar="DIR", help="also write chapters (WebVTT, FFmetadata, Matroska XML), a Kodi/mpv EDL and a per-second CSV here")
+    p.add_argument("--characters-csv", metavar="OUT", help="write the character intervals as CSV (character,start,end,duration)")
     add_analysis_options(p)
     p.set_defaults(func=cmd_analyze)
 

@@ -310,15 +310,15 @@ def _pred_char_masks(pred_chars: dict, n: int, dur: float) -> Optional[Dict[str,
     out: Dict[str, np.ndarray] = {}
     ps = pred_chars.get("per_second")
     ivs = pred_chars.get("intervals")
-    if ps:
+    if ivs:  # the decision (snapped to shot cuts) rather than the per-sample probabilities
+        for k, v in ivs.items():
+            out[k] = intervals_per_second(v, n, dur)
+    elif ps:
         for k, v in ps.items():
             m = np.zeros(n, bool)
             v = np.asarray(v, float)[:n]
             m[: len(v)] = v >= 0.5
             out[k] = m
-    elif ivs:
-        for k, v in ivs.items():
-            out[k] = intervals_per_second(v, n, dur)
     elif pred_chars.get("names") is not None or pred_chars.get("screen_time") is not None:
         return {}
     else:
@@ -373,7 +373,7 @@ def score_characters(truth: dict, pred: dict) -> dict:
         for i, j in zip(ri, ci):
             mapping[tn[i]] = names_p[j]
     correct = total = tp = fp = fn = 0
-    st_err = []
+    st_err, st_pct = [], []
     per = {}
     for k, tm in tmasks.items():
         pk = mapping.get(k)
@@ -393,12 +393,15 @@ def score_characters(truth: dict, pred: dict) -> dict:
         else:
             p_st = float(pm.sum())
         st_err.append(abs(p_st - t_st))
+        if t_st > 0:
+            st_pct.append(100.0 * abs(p_st - t_st) / t_st)
         per[k] = {"pred_name": pk, "accuracy": float((pm == tm).mean()) if n else 1.0,
                   "screen_time_truth": t_st, "screen_time_pred": p_st}
     if not presence:
         correct = total = tp = fp = fn = 0
     return {"status": "scored", "presence": presence, "assignment": assignment, "correct": correct, "total": total,
-            "tp": tp, "fp": fp, "fn": fn, "screen_time_abs_errors": st_err, "per_character": per}
+            "tp": tp, "fp": fp, "fn": fn, "screen_time_abs_errors": st_err, "screen_time_pct_errors": st_pct,
+            "per_character": per}
 
 
 def _norm_tag(s: str) -> str:
@@ -512,7 +515,7 @@ def aggregate(per_episode: Dict[str, dict]) -> dict:
                          {"status": "scored", "missing": miss, "miou": _mean(mious), **prf(tp, fp, fn)})
     # characters
     c = t = tp = fp = fn = miss = 0
-    st = []
+    st, stp = [], []
     for ep in per_episode.values():
         r = ep["characters"]
         if r["status"] == "missing":
@@ -521,9 +524,11 @@ def aggregate(per_episode: Dict[str, dict]) -> dict:
         c, t = c + r["correct"], t + r["total"]
         tp, fp, fn = tp + r["tp"], fp + r["fp"], fn + r["fn"]
         st += r["screen_time_abs_errors"]
+        stp += r.get("screen_time_pct_errors", [])
     summary["characters"] = ({"status": "missing", "missing": miss} if miss == n else
                              {"status": "scored", "missing": miss, "accuracy": c / t if t else None,
-                              "screen_time_mae": _mean(st), **(prf(tp, fp, fn) if t else {"f1": None})})
+                              "screen_time_mae": _mean(st), "screen_time_pct_mean": _mean(stp),
+                             **(prf(tp, fp, fn) if t else {"f1": None})})
     # tags
     hit1, hit2, gap_items, npos, miss, vmiss = [], [], [], 0, 0, 0
     ps_tot: Dict[str, List[int]] = {}
@@ -659,6 +664,8 @@ def format_table(report: dict) -> str:
         v = s["characters"]
         rows.append(("Character presence acc", _fmt(v["accuracy"], True), f"F1 {_fmt(v.get('f1'), True)}"))
         rows.append(("Screen-time abs error (s)", _fmt(v["screen_time_mae"]), ""))
+        if v.get("screen_time_pct_mean") is not None:
+            rows.append(("Screen-time error (% of truth)", _fmt(v["screen_time_pct_mean"]), "mean over episode x character"))
     if not miss("tags", "Tags"):
         v = s["tags"]
         if "hit1" in v:

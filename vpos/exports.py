@@ -132,4 +132,10 @@ def write_all(doc: dict, stem) -> list:
         p = stem.parent / f"{stem.name}.{suffix}"
         p.write_text(fn(doc), encoding="utf-8")
         written.append(p)
+    if doc.get("characters"):  # who is on screen when (issue 7)
+        from .characters import intervals_csv
+
+        p = stem.parent / f"{stem.name}.characters.csv"
+        p.write_text(intervals_csv(doc["characters"]), encoding="utf-8")
+        written.append(p)
     return written

@@ -23,6 +23,7 @@ from .result import Analysis, Shot
 ProgressCallback = Callable[[str, float, float], None]
 
 ALL_EXTRACTORS = ("visual", "audio", "text", "shots")
+OPTIONAL_EXTRACTORS = ("characters",)  # run when asked for (or when character references are given)
 
 
 @dataclass
@@ -45,13 +46,16 @@ class AnalysisOptions:
     limits: Limits = field(default_factory=Limits)
     oped: bool = True  # openings/endings (needs the visual, audio and text features)
     oped_weights: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_OPED_WEIGHTS or weights/oped
+    characters: object = None  # references: folder DIR/<name>/*.png, mapping.csv folder, or {name: [images]}
+    character_weights: str | None = None  # folder or Hub id; None: $VPOS_CHARACTER_WEIGHTS or weights/characters
+    discover_characters: bool = False  # without references: cluster the recurring characters (cluster_1, ...)
 
     def validate(self) -> None:
         if not (0.05 <= self.sample_rate <= 30):
             raise OptionsError(f"sample_rate must be between 0.05 and 30 samples per second, got {self.sample_rate}")
-        unknown = set(self.extractors) - set(ALL_EXTRACTORS)
+        unknown = set(self.extractors) - set(ALL_EXTRACTORS) - set(OPTIONAL_EXTRACTORS)
         if unknown:
-            raise OptionsError(f"unknown extractor(s) {sorted(unknown)}; choose from {', '.join(ALL_EXTRACTORS)}")
+            raise OptionsError(f"unknown extractor(s) {sorted(unknown)}; choose from {', '.join(ALL_EXTRACTORS + OPTIONAL_EXTRACTORS)}")
         if not (0.0 < self.shot_threshold < 1.0):
             raise OptionsError(f"shot_threshold must be between 0 and 1, got {self.shot_threshold}")
         if self.batch_size < 0:
@@ -71,6 +75,8 @@ class AnalysisOptions:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["extractors"] = list(self.extractors)
+        if self.characters is not None:  # arrays in a mapping are not JSON: keep what identifies them
+            d["characters"] = str(self.characters) if not isinstance(self.characters, dict) else sorted(map(str, self.characters))
         return d
 
 
@@ -94,6 +100,10 @@ def build_extractor(name: str, options: AnalysisOptions) -> Extractor:
         from .extractors.shots import ShotExtractor
 
         return ShotExtractor(gate=options.shot_gate, precision=options.shot_precision)
+    if name == "characters":
+        from .extractors.characters import CharacterExtractor
+
+        return CharacterExtractor(weights=options.character_weights)
     raise OptionsError(f"unknown extractor '{name}'")
 
 
@@ -305,6 +315,20 @@ def analyze(
     progress("hash", 1, 1)
     timings["hash"] = time.perf_counter() - t
 
+    references = None
+    if options.characters is not None:  # bad references fail here, before the long decode
+        from .characters import build_references
+
+        t = time.perf_counter()
+        progress("character references", 0, 1)
+        references = build_references(options.characters, options.character_weights, options.resolved_device())
+        progress("character references", 1, 1)
+        timings["character_references"] = time.perf_counter() - t
+        if "characters" not in options.extractors:
+            options.extractors = tuple(options.extractors) + ("characters",)
+    elif options.discover_characters and "characters" not in options.extractors:
+        options.extractors = tuple(options.extractors) + ("characters",)
+
     features, ext_timings, warnings, cache_info = extract_features(info, video_hash, options, progress)
     timings.update(ext_timings)
 
@@ -331,6 +355,33 @@ def analyze(
         oped_result = detect_openings_endings(features, per_second, info, shots, options, warnings)
         progress("openings/endings", 1, 1)
         timings["oped"] = time.perf_counter() - t
+    characters_result = None
+    if references is not None and "characters" in features:
+        from .characters import detect_characters
+
+        t = time.perf_counter()
+        progress("characters", 0, 1)
+        cf = features["characters"]
+        cuts = [s.start_time for s in shots[1:]] if shots else []
+        characters_result = detect_characters(cf["cell_obj"][:n_samples], cf["cell_emb"][:n_samples], references,
+                                              info.duration, cuts, options.sample_rate, options.character_weights,
+                                              device=options.resolved_device(),
+                                              cell_hist=cf["cell_hist"][:n_samples] if "cell_hist" in cf else None)
+        progress("characters", 1, 1)
+        timings["characters_match"] = time.perf_counter() - t
+    discovered = None
+    if references is None and options.discover_characters and "characters" in features:
+        from .characters import discover_characters
+
+        t = time.perf_counter()
+        progress("character discovery", 0, 1)
+        cf = features["characters"]
+        cuts = [s.start_time for s in shots[1:]] if shots else []
+        discovered = discover_characters(cf["cell_obj"][:n_samples], cf["cell_emb"][:n_samples], cf["cell_pos"][:n_samples],
+                                         info.duration, cuts, options.sample_rate, options.character_weights,
+                                         device=options.resolved_device())
+        progress("character discovery", 1, 1)
+        timings["characters_discovery"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     opts = options.to_dict()
@@ -355,5 +406,9 @@ def analyze(
         result.opening = oped_result.opening
         result.ending = oped_result.ending
         result.segments = oped_result.segments
+    if characters_result is not None:
+        result.characters = characters_result.to_dict()
+    elif discovered is not None:
+        result.characters = {**discovered.result.to_dict(), "clusters": discovered.representatives}
     progress("done", 1, 1)
     return result

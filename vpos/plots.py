@@ -479,3 +479,62 @@ def season_figure(docs: Sequence[dict], title: str | None = None) -> go.Figure:
         hovermode="closest", template="plotly_white",
     )
     return fig
+
+# ------------------------------------------------------------------------------------ characters
+
+CHARACTER_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                     "#bcbd22", "#17becf")
+
+
+def characters_timeline_figure(doc: dict, title: str | None = None) -> go.Figure | None:
+    """One lane per character, shaded where it is on screen (its intervals), the probability as a
+    thin line inside the lane, and the shot cuts marked across all lanes. None without characters."""
+    ch = doc.get("characters")
+    if not ch or not ch.get("names"):
+        return None
+    names = list(ch["names"])
+    t = (doc.get("per_second") or {}).get("t") or []
+    step = (t[1] - t[0]) if len(t) > 1 else 1.0
+    fig = go.Figure()
+    n = len(names)
+    for i, name in enumerate(names):
+        y0 = n - 1 - i
+        color = CHARACTER_PALETTE[i % len(CHARACTER_PALETTE)]
+        spans = [(float(a), float(b)) for a, b in (ch.get("intervals") or {}).get(name, [])]
+        if spans:
+            r, g, b = (int(color[k:k + 2], 16) for k in (1, 3, 5))
+            fig.add_trace(_bands_trace(spans, y0 + 0.08, y0 + 0.92, f"rgba({r}, {g}, {b}, 0.45)", name,
+                                       hover=[f"{name}: {format_time(a)}–{format_time(b)}" for a, b in spans]))
+        p = (ch.get("per_second") or {}).get(name)
+        if p and t:
+            fig.add_trace(_signal_trace(t, [y0 + 0.08 + 0.84 * float(v) for v in p], f"{name} probability",
+                                        "%{y:.2f}", color, step))
+    cuts = _cut_times(doc)
+    if cuts:
+        fig.add_trace(_cuts_trace(cuts, 0, n))
+    dur = _duration(doc)
+    ticks, labels = _time_ticks(dur)
+    fig.update_layout(
+        title=title if title is not None else "Characters on screen", height=120 + 48 * n, margin=dict(l=90, r=20, t=50, b=40),
+        xaxis=dict(range=[0, dur], tickvals=ticks, ticktext=labels, title="time"),
+        yaxis=dict(tickvals=[n - 1 - i + 0.5 for i in range(n)], ticktext=names, range=[0, n], fixedrange=True),
+        showlegend=False,
+    )
+    return fig
+
+
+def screen_time_figure(doc: dict, title: str | None = None) -> go.Figure | None:
+    """Total screen time per character as horizontal bars (seconds, with mm:ss labels)."""
+    ch = doc.get("characters")
+    if not ch or not ch.get("names"):
+        return None
+    st = ch.get("screen_time") or {}
+    names = sorted(ch["names"], key=lambda k: -float(st.get(k, 0.0)))
+    vals = [float(st.get(k, 0.0)) for k in names]
+    colors = [CHARACTER_PALETTE[list(ch["names"]).index(k) % len(CHARACTER_PALETTE)] for k in names]
+    fig = go.Figure(go.Bar(x=vals, y=names, orientation="h", marker_color=colors,
+                           text=[format_time(v) for v in vals], textposition="auto",
+                           hovertemplate="%{y}: %{x:.0f} s<extra></extra>"))
+    fig.update_layout(title=title if title is not None else "Screen time", height=100 + 36 * len(names),
+                      margin=dict(l=90, r=20, t=50, b=40), xaxis_title="seconds", yaxis=dict(autorange="reversed"))
+    return fig

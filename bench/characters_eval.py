@@ -1,0 +1,262 @@
+"""Characters on corpus episodes: who is on screen when, from <= 5 reference frames per character.
+
+    python bench/characters_eval.py --corpus /tmp/bench_corpus --shows kaze-nikki,mori-tabi [--episodes 3]
+
+Protocol (issue 7): for every scored episode, the references of each character are up to 5 frames
+of ANOTHER episode of the same show in which, by the truth, that character is the only one on
+screen (mid-shot, spread over that episode). The episode's samples go through the pipeline's
+extractors (shots + characters, one decode, cached) and `vpos.characters.detect_characters`.
+Nothing here was trained on the corpus (the network is trained on DiceBear + drawn identities).
+
+Reported:
+* per-second presence accuracy and F1 over all episode x character x second triples, and the
+  screen-time error in % of each character's true screen time (`vpos.evaluate.score_characters`);
+* wrong-name rate: each character in turn loses its references; of the seconds it is on screen,
+  the share in which another name that is NOT on screen at that second is reported;
+* the prediction documents are written to --pred so `python -m vpos eval --truth CORPUS --pred DIR`
+  scores the same figures;
+* with --discover: discovery without references (`vpos.characters.discover_characters`) scored by
+  the evaluator's optimal one-to-one assignment of clusters to characters (accuracy, F1), and how
+  many clusters it made per episode against the number of characters;
+* with --timing EPISODE: the character stage's CPU time against the default extraction (visual,
+  audio, text, shots) of that episode, both from one cache-less run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from vpos.characters import CharacterOptions, bank_overlap, build_references, cell_descriptors, detect_characters  # noqa: E402
+from vpos.evaluate import intervals_per_second, score_characters, truth_nsec  # noqa: E402
+
+
+def solo_frames(truth: dict, name: str, k: int = 5) -> list[float]:
+    """Times (s) where `name` is the only character on screen, mid-run, spread over the episode."""
+    n = truth_nsec(truth)
+    dur = float(truth["duration"])
+    masks = {c: intervals_per_second(v, n, dur) for c, v in truth["characters"].items()}
+    others = np.zeros(n, bool)
+    for c, m in masks.items():
+        if c != name:
+            others |= m
+    solo = masks[name] & ~others
+    # the middle of each run of solo seconds at least 2 s long
+    runs, i = [], 0
+    while i < n:
+        if solo[i]:
+            j = i
+            while j < n and solo[j]:
+                j += 1
+            if j - i >= 2:
+                runs.append((i + j) / 2.0)
+            i = j
+        else:
+            i += 1
+    if not runs:
+        return []
+    idx = np.linspace(0, len(runs) - 1, min(k, len(runs))).round().astype(int)
+    return [runs[i] for i in sorted(set(idx))]
+
+
+def grab_frames(path: str, times: list[float]) -> list[np.ndarray]:
+    import av
+
+    out = []
+    with av.open(path) as c:
+        st = c.streams.video[0]
+        for t in times:
+            c.seek(int(max(0.0, t - 1.0) * 1e6), any_frame=False, backward=True)
+            got = None
+            for fr in c.decode(st):
+                if fr.time is not None and fr.time >= t:
+                    got = fr.to_ndarray(format="rgb24")
+                    break
+            if got is not None:
+                out.append(got)
+    return out
+
+
+def video_of(truth_path: Path) -> Path:
+    stem = truth_path.name[: -len(".truth.json")]
+    for ext in (".mp4", ".mkv", ".webm", ".avi", ".mov"):
+        p = truth_path.with_name(stem + ext)
+        if p.exists():
+            return p
+    raise FileNotFoundError(f"no video next to {truth_path}")
+
+
+def features_of(video: Path, cache_dir: str | None):
+    from vpos.cache import content_hash
+    from vpos.media import probe
+    from vpos.pipeline import AnalysisOptions, build_shots, extract_features
+
+    opts = AnalysisOptions(extractors=("shots", "characters"), device="cpu", oped=False, cache_dir=cache_dir)
+    info = probe(str(video), opts.limits)
+    t = time.perf_counter()
+    feats, timings, _, cache = extract_features(info, content_hash(str(video)), opts)
+    wall = time.perf_counter() - t
+    shots = build_shots(feats["shots"], info.fps, opts.shot_threshold)
+    cuts = [s.start_time for s in shots[1:]]
+    n = int(feats["characters"].meta.get("n_samples", len(feats["characters"]["cell_obj"])))
+    return feats["characters"], cuts, n, {"wall": wall, "hits": cache["hits"], **timings}
+
+
+def wrong_name_seconds(truth: dict, cf, n: int, cuts, refs, names, options, weights) -> tuple[int, int]:
+    """Each character without references: its on-screen seconds, and those reported as another
+    name that is not on screen then."""
+    from vpos.characters import References
+
+    nsec = truth_nsec(truth)
+    dur = float(truth["duration"])
+    tm = {c: intervals_per_second(v, nsec, dur) for c, v in truth["characters"].items()}
+    wrong = total = 0
+    for hidden in names:
+        keep = [x for x in names if x != hidden]
+        if not keep or hidden not in tm:
+            continue
+        sub = References(names=keep, banks={k: refs.banks[k] for k in keep}, counts={k: refs.counts[k] for k in keep},
+                         hists={k: refs.hists[k] for k in keep})
+        res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], sub, dur, cuts, 1.0, weights, options,
+                                cell_hist=cf["cell_hist"][:n])
+        on = tm[hidden]
+        bad = np.zeros(nsec, bool)
+        for k in keep:
+            pm = intervals_per_second(res.intervals[k], nsec, dur)
+            bad |= pm & ~tm.get(k, np.zeros(nsec, bool))
+        wrong += int((bad & on).sum())
+        total += int(on.sum())
+    return wrong, total
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", default="/tmp/bench_corpus")
+    ap.add_argument("--shows", default="kaze-nikki", help="comma-separated show folders")
+    ap.add_argument("--episodes", type=int, default=0, help="score at most this many episodes per show (0: all)")
+    ap.add_argument("--refs", type=int, default=5, help="reference frames per character (<= 5)")
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--pred", default="/tmp/vpos_characters_pred", help="write one prediction document per episode here")
+    ap.add_argument("--shot-weight", type=float, default=CharacterOptions.shot_weight)
+    ap.add_argument("--threshold", type=float, default=CharacterOptions.threshold)
+    ap.add_argument("--color-weight", type=float, default=CharacterOptions.color_weight)
+    ap.add_argument("--timing", default=None, metavar="EPISODE", help="also time the character stage on this video")
+    ap.add_argument("--out", default=None, help="write the summary JSON here")
+    ap.add_argument("--discover", action="store_true", help="also score discovery without references")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(2)
+    options = CharacterOptions(shot_weight=args.shot_weight, threshold=args.threshold, color_weight=args.color_weight)
+    pred_dir = Path(args.pred)
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    rows, totals = [], {"correct": 0, "total": 0, "tp": 0, "fp": 0, "fn": 0, "wrong": 0, "hidden_on": 0}
+    st_pct, ext_time = [], 0.0
+    disc = {"correct": 0, "total": 0, "tp": 0, "fp": 0, "fn": 0, "clusters": [], "characters": []}
+    for show in args.shows.split(","):
+        truths = sorted(Path(args.corpus, show).glob("*.truth.json"))
+        if len(truths) < 2:
+            print(f"{show}: needs >= 2 episodes (references come from another episode)", file=sys.stderr)
+            continue
+        scored = truths[: args.episodes] if args.episodes else truths
+        for i, tp in enumerate(scored):
+            truth = json.loads(tp.read_text())
+            ref_tp = truths[(truths.index(tp) + 1) % len(truths)]
+            ref_truth = json.loads(ref_tp.read_text())
+            ref_video = video_of(ref_tp)
+            refs_in = {}
+            for name in sorted(ref_truth["characters"]):
+                times = solo_frames(ref_truth, name, args.refs)
+                imgs = grab_frames(str(ref_video), times)
+                if imgs:
+                    refs_in[name] = imgs
+            refs = build_references(refs_in, args.weights, "cpu", options)
+            cf, cuts, n, tinfo = features_of(video_of(tp), args.cache_dir)
+            ext_time += tinfo.get("characters", 0.0)
+            dur = float(truth["duration"])
+            res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], refs, dur, cuts, 1.0, args.weights, options,
+                                    cell_hist=cf["cell_hist"][:n])
+            doc = {"characters": res.to_dict()}
+            (pred_dir / f"{tp.name[:-len('.truth.json')]}.json").write_text(json.dumps(doc))
+            sc = score_characters(truth, doc)
+            for k in ("correct", "total", "tp", "fp", "fn"):
+                totals[k] += sc[k]
+            pcts = {}
+            for c, r in sc["per_character"].items():
+                if r["screen_time_truth"] > 0:
+                    pct = 100.0 * abs(r["screen_time_pred"] - r["screen_time_truth"]) / r["screen_time_truth"]
+                    st_pct.append(pct)
+                    pcts[c] = round(pct, 1)
+            w, on = wrong_name_seconds(truth, cf, n, cuts, refs, refs.names, options, args.weights)
+            totals["wrong"] += w
+            totals["hidden_on"] += on
+            f1 = 2 * sc["tp"] / max(1, 2 * sc["tp"] + sc["fp"] + sc["fn"])
+            row = {"episode": tp.name[: -len(".truth.json")], "refs_from": ref_tp.name[: -len(".truth.json")],
+                   "references": refs.counts, "accuracy": round(sc["correct"] / max(1, sc["total"]), 4),
+                   "f1": round(f1, 4), "screen_time_error_pct": pcts, "wrong_name_rate": round(w / max(1, on), 4),
+                   "max_reference_overlap": round(max([bank_overlap(cell_descriptors(refs.banks[a], refs.hists[a], options.color_weight),
+                                                                    cell_descriptors(refs.banks[b], refs.hists[b], options.color_weight))
+                                                       for a in refs.names for b in refs.names if a < b] or [0.0]), 3)}
+            if args.discover:
+                from vpos.characters import discover_characters
+
+                dres = discover_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], cf["cell_pos"][:n], dur, cuts, 1.0,
+                                           args.weights, options=options)
+                ddoc = {"characters": {**dres.result.to_dict(), "clusters": dres.representatives}}
+                ddir = pred_dir.with_name(pred_dir.name + "-discover")  # a sibling: `vpos eval` searches recursively
+                ddir.mkdir(exist_ok=True)
+                (ddir / f"{tp.name[:-len('.truth.json')]}.json").write_text(json.dumps(ddoc))
+                dsc = score_characters(truth, ddoc)
+                for k in ("correct", "total", "tp", "fp", "fn"):
+                    disc[k] += dsc[k]
+                disc["clusters"].append(len(dres.result.names))
+                disc["characters"].append(len(truth["characters"]))
+                row["discovery"] = {"clusters": len(dres.result.names), "accuracy": round(dsc["correct"] / max(1, dsc["total"]), 4),
+                                    "f1": round(2 * dsc["tp"] / max(1, 2 * dsc["tp"] + dsc["fp"] + dsc["fn"]), 4)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    t = totals
+    summary = {
+        "episodes": len(rows), "shows": args.shows,
+        "accuracy": round(t["correct"] / max(1, t["total"]), 4),
+        "f1": round(2 * t["tp"] / max(1, 2 * t["tp"] + t["fp"] + t["fn"]), 4),
+        "precision": round(t["tp"] / max(1, t["tp"] + t["fp"]), 4), "recall": round(t["tp"] / max(1, t["tp"] + t["fn"]), 4),
+        "screen_time_error_pct_mean": round(float(np.mean(st_pct)), 2) if st_pct else None,
+        "screen_time_error_pct_max": round(float(np.max(st_pct)), 2) if st_pct else None,
+        "screen_time_within_5pct": round(float(np.mean(np.asarray(st_pct) <= 5.0)), 3) if st_pct else None,
+        "wrong_name_rate": round(t["wrong"] / max(1, t["hidden_on"]), 4),
+        "options": {"shot_weight": args.shot_weight, "threshold": args.threshold, "color_weight": args.color_weight,
+                    "refs": args.refs},
+    }
+    if args.discover and disc["total"]:
+        summary["discovery"] = {"accuracy": round(disc["correct"] / disc["total"], 4),
+                                "f1": round(2 * disc["tp"] / max(1, 2 * disc["tp"] + disc["fp"] + disc["fn"]), 4),
+                                "clusters_per_episode": disc["clusters"], "characters_per_episode": disc["characters"]}
+    if args.timing:
+        from vpos.pipeline import AnalysisOptions, analyze
+
+        opts = AnalysisOptions(extractors=("visual", "audio", "text", "shots", "characters"), device="cpu",
+                               use_cache=False, oped=False)
+        r = analyze(args.timing, opts)
+        base = sum(r.timings.get(k, 0.0) for k in ("visual", "audio", "text", "shots"))
+        summary["timing"] = {"episode": args.timing, "duration": r.video.duration,
+                             "stages": {k: round(v, 2) for k, v in r.timings.items()},
+                             "default_extractors_s": round(base, 2), "characters_s": round(r.timings.get("characters", 0.0), 2),
+                             "added_pct": round(100.0 * r.timings.get("characters", 0.0) / max(1e-9, base), 1)}
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"summary": summary, "episodes": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,566 @@
+"""Characters: who is on screen when, and for how long, from a few reference images per name.
+
+References (1-5 images per name, each showing that character alone -- a screenshot with any
+background and framing, or a crop) come as
+
+* a folder ``DIR/<name>/*.png|jpg|jpeg|webp`` (CLI ``--characters DIR``),
+* a folder with the source system's ``mapping.csv`` (``Image_ID,Class``; the images next to it or
+  in ``images/`` / ``frames/``; rows of class ``0``/``none`` are frames without a character), or
+* a Python mapping ``name -> [path or RGB array, ...]``.
+
+Every reference image goes through the same network as the video samples
+(`vpos/character_model.py`): its character cells (16x16 cells whose objectness reaches the
+model's threshold), and those of its mirror image, form the name's bank of cell embeddings.  A
+video sample's character cells are each given to the closest name; a name's score in the sample is
+the best similarity among its cells, turned into a probability by the calibration fitted on
+held-out training identities.  A character without references is matched to nobody when its cells
+are far from every bank (open set).  Probabilities are then smoothed inside each shot (a character
+does not flicker within one shot; shot cuts are where presence may change), thresholded at 0.5,
+and runs of seconds become intervals whose ends snap to the shot cuts inside those seconds.
+
+Bad references raise `CharacterReferenceError` with what to fix: an unreadable image, an image in
+which no character is found, two names whose references are near-identical.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .errors import VposError
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+MAX_REFERENCES = 5  # per name; more are accepted but only the first 5 are used (issue 7's protocol)
+NONE_CLASSES = {"0", "none", "neither", "nobody", ""}
+
+
+class CharacterReferenceError(VposError):
+    """Reference images for characters are missing, unreadable or ambiguous."""
+
+
+@dataclass
+class CharacterOptions:
+    shot_weight: float = 0.5  # weight of the shot mean in the smoothed probability (0: no smoothing)
+    threshold: float = 0.5  # smoothed probability at which a character counts as present
+    color_weight: float = 0.5  # share of the cell's colour histogram (vs the learned embedding) in matching
+    duplicate_similarity: float = 0.97  # two names whose reference cells match each other this well are an error
+    min_cells: int = 1  # character cells a reference image needs
+    multiscale: bool = False  # add close-up and distant views of every reference (measured: no gain on the dev shows)
+
+
+@dataclass
+class References:
+    names: list[str]
+    banks: dict[str, np.ndarray]  # name -> (K, D) cell embeddings (references and their mirrors)
+    counts: dict[str, int]  # name -> reference images used
+    hists: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (K, bins) colour histograms of those cells
+    files: dict[str, list[str]] = field(default_factory=dict)
+
+
+# --- reading references -------------------------------------------------------------------------
+
+def _read_image(path: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGBA", "LA", "P"):
+                rgba = im.convert("RGBA")
+                bg = Image.new("RGBA", rgba.size, (128, 128, 128, 255))  # transparent crops on grey
+                return np.asarray(Image.alpha_composite(bg, rgba).convert("RGB"))
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise CharacterReferenceError(f"reference image {path} does not exist") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise CharacterReferenceError(f"reference image {path} cannot be read as an image ({e.__class__.__name__}); "
+                                      f"give PNG or JPEG screenshots or crops") from None
+
+
+def _find_image(root: Path, image_id: str) -> Path | None:
+    for d in (root, root / "images", root / "frames", root / "train"):
+        p = d / image_id
+        if p.is_file():
+            return p
+        for ext in IMAGE_EXTS:
+            q = d / (image_id + ext)
+            if q.is_file():
+                return q
+    return None
+
+
+def collect_references(source) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """name -> [(label, RGB uint8 image), ...] from a folder, a mapping.csv folder or file, or a
+    mapping name -> images (paths or arrays)."""
+    out: dict[str, list[tuple[str, np.ndarray]]] = {}
+    if isinstance(source, (str, os.PathLike)):
+        root = Path(source).expanduser()
+        if root.is_file() and root.name.lower().endswith(".csv"):
+            csv_path, root = root, root.parent
+        else:
+            csv_path = root / "mapping.csv"
+        if not root.is_dir():
+            raise CharacterReferenceError(f"character references: {source} is not a folder (expected DIR/<name>/*.png)")
+        if csv_path.is_file():
+            with open(csv_path, newline="", encoding="utf-8-sig") as f:
+                rows = list(csv.DictReader(f))
+            if not rows or not {"Image_ID", "Class"} <= set(rows[0]):
+                raise CharacterReferenceError(f"{csv_path} must have the columns Image_ID,Class")
+            for r in rows:
+                cls = str(r["Class"]).strip()
+                if cls.lower() in NONE_CLASSES:
+                    continue
+                p = _find_image(root, str(r["Image_ID"]).strip())
+                if p is None:
+                    raise CharacterReferenceError(f"{csv_path}: image '{r['Image_ID']}' not found next to it or in images/")
+                out.setdefault(cls, []).append((str(p), _read_image(str(p))))
+        else:
+            for d in sorted(p for p in root.iterdir() if p.is_dir()):
+                files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS)
+                if not files:
+                    continue
+                out[d.name] = [(str(f), _read_image(str(f))) for f in files]
+        if not out:
+            raise CharacterReferenceError(f"no character references in {root}: expected {root}/<name>/*.png|jpg "
+                                          f"(one folder per character) or a mapping.csv with Image_ID,Class")
+        return out
+    if isinstance(source, Mapping):
+        for name, items in source.items():
+            if isinstance(items, (str, os.PathLike, np.ndarray)):
+                items = [items]
+            lst = []
+            for k, it in enumerate(items):
+                if isinstance(it, np.ndarray):
+                    a = it
+                    if a.ndim == 2:
+                        a = np.repeat(a[..., None], 3, -1)
+                    if a.ndim != 3 or a.shape[-1] not in (3, 4) or min(a.shape[:2]) < 8:
+                        raise CharacterReferenceError(f"reference {k + 1} of '{name}' is not an RGB image array (shape {a.shape})")
+                    lst.append((f"{name}[{k + 1}]", np.ascontiguousarray(a[..., :3]).astype(np.uint8)))
+                else:
+                    lst.append((str(it), _read_image(str(it))))
+            if lst:
+                out[str(name)] = lst
+        if not out:
+            raise CharacterReferenceError("the character reference mapping holds no images")
+        return out
+    raise CharacterReferenceError(f"character references must be a folder or a mapping name -> images, got {type(source).__name__}")
+
+
+def reference_canvas(img: np.ndarray) -> np.ndarray:
+    """A reference as a network input: screenshots (wider than 1.3:1) are scaled like video
+    samples; crops are placed, 90% of the height, on a canvas of their own border colour."""
+    import cv2
+
+    from .character_model import INPUT_H, INPUT_W, prepare_frames
+
+    h, w = img.shape[:2]
+    if w / h >= 1.3:
+        return prepare_frames(img[None])[0]
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).reshape(-1, 3)
+    canvas = np.empty((INPUT_H, INPUT_W, 3), np.uint8)
+    canvas[:] = np.median(border, 0).astype(np.uint8)
+    s = min(0.9 * INPUT_H / h, 0.9 * INPUT_W / w)
+    nw, nh = max(1, int(w * s)), max(1, int(h * s))
+    small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    x0, y0 = (INPUT_W - nw) // 2, (INPUT_H - nh) // 2
+    canvas[y0:y0 + nh, x0:x0 + nw] = small
+    return canvas
+
+
+def reference_bank(obj: np.ndarray, emb: np.ndarray, threshold: float) -> np.ndarray:
+    """Character cells of reference images: obj (M, h, w), emb (M, h, w, D) -> (K, D) embeddings of
+    every cell whose objectness reaches `threshold` (the 3 most character-like cells of an image
+    where none does)."""
+    out = []
+    for o, e in zip(obj, emb):
+        sel = o >= threshold
+        if not sel.any():
+            flat = np.argsort(o.ravel())[::-1][:3]
+            sel = np.zeros(o.size, bool)
+            sel[flat] = True
+            sel = sel.reshape(o.shape)
+        out.append(e[sel])
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, emb.shape[-1]), np.float32)
+
+
+def build_references(source, weights=None, device: str = "cpu", options: CharacterOptions | None = None) -> References:
+    """Reference images -> per-name banks of character-cell embeddings, with the checks of bad
+    references (unreadable, no character found, near-identical names)."""
+    from .character_model import load_head, run_dense
+    from .extractors.visual import get_model
+
+    options = options or CharacterOptions()
+    imgs = collect_references(source)
+    head = load_head(weights, device)
+    backbone = get_model(device)
+    from .extractors.characters import cell_histograms
+
+    banks, counts, files, hist_bank = {}, {}, {}, {}
+    for name, items in imgs.items():
+        items = items[:MAX_REFERENCES]
+        x = np.stack([reference_canvas(a) for _, a in items])
+        x = np.concatenate([x, x[:, :, ::-1]])  # mirrored references: characters face both ways
+        obj, emb = run_dense(backbone, head, x, device)
+        cells, hists = [], []
+        for k, (label, _) in enumerate(items):
+            m = len(items)
+            for j in (k, m + k):
+                sel = obj[j] >= head.obj_threshold
+                cells.append(emb[j][sel])
+                rc = np.argwhere(sel).astype(np.int16)
+                hists.append(cell_histograms(x[j:j + 1], rc[None])[0])
+            if (obj[k] >= head.obj_threshold).sum() < options.min_cells:
+                raise CharacterReferenceError(
+                    f"no character found in reference {label} of '{name}' (best objectness {obj[k].max():.2f}): "
+                    f"give a screenshot or crop in which '{name}' is clearly visible")
+        if options.multiscale:  # the same references seen closer and farther, as shots frame them
+            zx = np.stack([v for j in range(len(items)) for v in rescaled_views(x[j], obj[j] >= head.obj_threshold)])
+            zo, ze = run_dense(backbone, head, zx, device)
+            for j in range(len(zx)):
+                sel = zo[j] >= head.obj_threshold
+                cells.append(ze[j][sel])
+                hists.append(cell_histograms(zx[j:j + 1], np.argwhere(sel).astype(np.int16)[None])[0])
+        banks[name] = np.concatenate(cells).astype(np.float32)
+        hist_bank[name] = np.concatenate(hists)
+        counts[name] = len(items)
+        files[name] = [lbl for lbl, _ in items]
+    names = sorted(banks)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            s = bank_overlap(cell_descriptors(banks[a], hist_bank[a], options.color_weight),
+                             cell_descriptors(banks[b], hist_bank[b], options.color_weight))
+            if s >= options.duplicate_similarity:
+                raise CharacterReferenceError(
+                    f"the references of '{a}' and '{b}' are near-identical (similarity {s:.3f}): the same "
+                    f"character under two names, or the same images in both folders")
+    return References(names=names, banks=banks, counts=counts, files=files, hists=hist_bank)
+
+
+def cell_descriptors(emb: np.ndarray, hist: np.ndarray | None, color_weight: float) -> np.ndarray:
+    """Unit cell descriptors whose dot product is (1 - w) x embedding cosine + w x colour
+    similarity (Hellinger/Bhattacharyya coefficient of the cells' colour histograms)."""
+    emb = emb.astype(np.float32)
+    if hist is None or color_weight <= 0:
+        return emb
+    h = np.sqrt(hist.astype(np.float32))
+    h = h / (np.linalg.norm(h, axis=-1, keepdims=True) + 1e-8)
+    return np.concatenate([emb * np.sqrt(1 - color_weight), h * np.sqrt(color_weight)], -1)
+
+
+def rescaled_views(canvas: np.ndarray, cells: np.ndarray) -> list[np.ndarray]:
+    """A reference canvas seen closer (the top 55% of the character's box filling the frame
+    height, like a close-up) and farther (the whole canvas at half size on its border colour)."""
+    import cv2
+
+    from .character_model import INPUT_H, INPUT_W, STRIDE
+
+    H, W = canvas.shape[:2]
+    rows, cols = np.nonzero(cells)
+    if len(rows) == 0:
+        return []
+    y0, y1 = rows.min() * STRIDE, (rows.max() + 1) * STRIDE
+    x0, x1 = cols.min() * STRIDE, (cols.max() + 1) * STRIDE
+    ch = max(STRIDE, int((y1 - y0) * 0.55))
+    cw = int(ch * W / H)
+    cx = (x0 + x1) // 2
+    a, b = max(0, cx - cw // 2), min(W, cx - cw // 2 + cw)
+    close = cv2.resize(canvas[y0:y0 + ch, a:b], (INPUT_W, INPUT_H), interpolation=cv2.INTER_LINEAR)
+    border = np.concatenate([canvas[0], canvas[-1], canvas[:, 0], canvas[:, -1]]).reshape(-1, 3)
+    far = np.empty_like(canvas)
+    far[:] = np.median(border, 0).astype(np.uint8)
+    small = cv2.resize(canvas, (W // 2, H // 2), interpolation=cv2.INTER_AREA)
+    far[H - H // 2:, W // 4:W // 4 + W // 2] = small  # standing on the bottom edge, as figures do
+    return [close, far]
+
+
+def bank_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """How well two banks explain each other: the mean, over the cells of each, of the best
+    similarity in the other (the smaller of the two directions). 1.0 for the same images."""
+    if not len(a) or not len(b):
+        return 0.0
+    s = a @ b.T
+    return float(min(s.max(1).mean(), s.max(0).mean()))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v) + 1e-8)
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float) -> np.ndarray:
+    """Per frame and name, the best similarity of a character cell that is closer to this name's
+    references than to any other name's. obj (N, ...cells), emb (N, ...cells, D) -> (N, len(banks));
+    0 where no cell goes to the name."""
+    n = len(obj)
+    out = np.zeros((n, len(banks)), np.float32)
+    if not banks or n == 0:
+        return out
+    for f in range(n):
+        sel = obj[f] >= threshold
+        if not sel.any():
+            continue
+        cells = emb[f][sel].astype(np.float32)  # (c, D)
+        sims = np.stack([(cells @ b.T).max(1) if len(b) else np.zeros(len(cells), np.float32) for b in banks], 1)
+        best = sims.argmax(1)
+        for k in range(len(banks)):
+            mine = best == k
+            if mine.any():
+                out[f, k] = max(0.0, float(sims[mine, k].max()))
+    return out
+
+
+def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: list, threshold: float) -> np.ndarray:
+    """Like `match_scores`, but whole character regions (4-connected character cells) go to one
+    name: a region's similarity to a name is the mean over its cells of the best similarity in the
+    name's bank, the region goes to its most similar name, and a name's score in the sample is its
+    best region. Hair matching one character and clothes another no longer name both."""
+    n = len(obj)
+    out = np.zeros((n, len(banks)), np.float32)
+    if not banks or n == 0:
+        return out
+    for f in range(n):
+        sel = np.flatnonzero(obj[f] >= threshold)
+        if len(sel) == 0:
+            continue
+        cells = desc[f][sel].astype(np.float32)
+        sims = np.stack([(cells @ b.T).max(1) if len(b) else np.zeros(len(cells), np.float32) for b in banks], 1)
+        where = {(int(pos[f, i, 0]), int(pos[f, i, 1])): j for j, i in enumerate(sel)}
+        seen = set()
+        for start in where:
+            if start in seen:
+                continue
+            stack, comp = [start], []
+            seen.add(start)
+            while stack:
+                r, c = stack.pop()
+                comp.append(where[(r, c)])
+                for nb in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                    if nb in where and nb not in seen:
+                        seen.add(nb)
+                        stack.append(nb)
+            score = sims[comp].mean(0)
+            k = int(score.argmax())
+            out[f, k] = max(out[f, k], float(score[k]))
+    return out
+
+
+def shot_segments(n: int, cut_times: Sequence[float], sample_rate: float = 1.0) -> list[tuple[int, int]]:
+    """Sample index ranges [a, b) of the shots (sample k is taken at k / sample_rate)."""
+    step = 1.0 / sample_rate
+    bounds = sorted({int(np.ceil(t / step - 1e-9)) for t in cut_times if 0 < t / step < n})
+    edges = [0] + bounds + [n]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def smooth_in_shots(p: np.ndarray, segments: list[tuple[int, int]], weight: float) -> np.ndarray:
+    """(N, C) probabilities -> each sample pulled towards the mean of its shot."""
+    if weight <= 0 or len(p) == 0:
+        return p.copy()
+    out = p.copy()
+    for a, b in segments:
+        out[a:b] = (1 - weight) * p[a:b] + weight * p[a:b].mean(0, keepdims=True)
+    return out
+
+
+def intervals_from_mask(mask: np.ndarray, sample_rate: float, duration: float, cut_times: Sequence[float] = ()) -> list[list[float]]:
+    """Present samples -> [[start, end], ...] seconds. Sample k (taken at k / sample_rate) stands for
+    the time up to half a step either side of it, clipped to its shot: the first sample of a shot
+    covers the shot from its cut, the last one up to the next cut, so presence changes at cuts."""
+    step = 1.0 / sample_rate
+    n = len(mask)
+    cuts = sorted(float(c) for c in cut_times if 0 < c < duration)
+    edges = np.asarray([0.0] + cuts + [float(duration)])
+    windows = []
+    for k in np.flatnonzero(mask):
+        t = k * step
+        j = int(np.searchsorted(edges, t, side="right")) - 1  # the shot holding sample k
+        j = min(max(j, 0), len(edges) - 2)
+        a, b = edges[j], edges[j + 1]
+        lo = a if (k == 0 or (k - 1) * step < a) else max(a, t - step / 2)
+        hi = b if (k == n - 1 or (k + 1) * step >= b) else min(b, t + step / 2)
+        if hi > lo:
+            windows.append((lo, hi))
+    out: list[list[float]] = []
+    for lo, hi in windows:
+        if out and lo <= out[-1][1] + 1e-6:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [[round(float(a), 3), round(float(b), 3)] for a, b in out]
+
+
+@dataclass
+class CharacterResult:
+    names: list[str]
+    prob: np.ndarray  # (N, C) smoothed probabilities
+    raw_prob: np.ndarray  # (N, C) before smoothing
+    intervals: dict[str, list[list[float]]]
+    screen_time: dict[str, float]
+    references: dict[str, int]
+
+    def to_dict(self) -> dict:
+        return {
+            "names": list(self.names),
+            "per_second": {n: [round(float(v), 4) for v in self.prob[:, i]] for i, n in enumerate(self.names)},
+            "intervals": self.intervals,
+            "screen_time": self.screen_time,
+            "references": self.references,
+        }
+
+
+def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: References, duration: float,
+                      cut_times: Sequence[float] = (), sample_rate: float = 1.0, weights=None,
+                      options: CharacterOptions | None = None, device: str = "cpu",
+                      cell_hist: np.ndarray | None = None) -> CharacterResult:
+    """Cells of every sample (from the characters extractor) + references -> per-sample
+    probabilities, intervals and screen time per name."""
+    from .character_model import load_head
+
+    options = options or CharacterOptions()
+    head = load_head(weights, device)
+    n = len(cell_obj)
+    names = refs.names
+    w = options.color_weight if (cell_hist is not None and refs.hists) else 0.0
+    desc = cell_descriptors(cell_emb, cell_hist, w)
+    banks = [cell_descriptors(refs.banks[k], refs.hists.get(k) if w else None, w) for k in names]
+    sims = match_scores(cell_obj.astype(np.float32), desc, banks, head.obj_threshold)
+    raw = head.calibrate(sims) if n else np.zeros((0, len(names)))
+    seg = shot_segments(n, cut_times, sample_rate)
+    prob = smooth_in_shots(raw, seg, options.shot_weight)
+    intervals, st = {}, {}
+    for i, name in enumerate(names):
+        iv = intervals_from_mask(prob[:, i] >= options.threshold, sample_rate, duration, cut_times)
+        intervals[name] = iv
+        st[name] = round(float(sum(e - s for s, e in iv)), 3)
+    return CharacterResult(names=names, prob=prob, raw_prob=raw, intervals=intervals, screen_time=st,
+                           references=dict(refs.counts))
+
+
+def intervals_csv(characters: dict) -> str:
+    """The intervals of a result's `characters` block as CSV: character,start,end,duration."""
+    lines = ["character,start,end,duration"]
+    for name in characters.get("names", []):
+        for s, e in characters.get("intervals", {}).get(name, []):
+            q = '"' + name.replace('"', '""') + '"' if any(c in name for c in ',"\n') else name
+            lines.append(f"{q},{s:.3f},{e:.3f},{e - s:.3f}")
+    return "\n".join(lines) + "\n"
+
+
+# --- discovery without references ----------------------------------------------------------------
+
+def cell_components(obj: np.ndarray, pos: np.ndarray, emb: np.ndarray, threshold: float, min_cells: int = 2):
+    """The character regions of one sample: 4-connected groups of character cells on the grid ->
+    [(unit mean embedding, (row0, col0, row1, col1) in cells, size)]."""
+    sel = np.flatnonzero(obj >= threshold)
+    if len(sel) == 0:
+        return []
+    cells = {(int(pos[i, 0]), int(pos[i, 1])): i for i in sel}
+    seen, out = set(), []
+    for start in cells:
+        if start in seen:
+            continue
+        stack, comp = [start], []
+        seen.add(start)
+        while stack:
+            r, c = stack.pop()
+            comp.append(cells[(r, c)])
+            for nb in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                if nb in cells and nb not in seen:
+                    seen.add(nb)
+                    stack.append(nb)
+        if len(comp) < min_cells:
+            continue
+        w = obj[comp].astype(np.float32)[:, None]
+        e = _unit((emb[comp].astype(np.float32) * w).sum(0))
+        rows, cols = pos[comp, 0], pos[comp, 1]
+        out.append((e, (int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1), len(comp)))
+    return out
+
+
+@dataclass
+class Discovery:
+    result: CharacterResult  # names cluster_1.. with per-sample presence, intervals, screen time
+    representatives: dict[str, dict]  # name -> {"t": sample time, "box": [x0, y0, x1, y1] as frame fractions, "samples": n}
+
+
+def discover_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, cell_pos: np.ndarray, duration: float,
+                        cut_times: Sequence[float] = (), sample_rate: float = 1.0, weights=None,
+                        distance: float = 0.45, min_samples: int = 3, max_clusters: int = 12,
+                        options: CharacterOptions | None = None, device: str = "cpu") -> Discovery:
+    """Recurring characters of a video without references: character regions of every sample,
+    clustered by identity embedding (average linkage, cosine distance <= `distance`); clusters seen
+    in >= `min_samples` samples become characters ``cluster_1``.. (most seen first), each with one
+    representative region (the member closest to the cluster's centre) for a person to name."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    from .character_model import GRID_H, GRID_W, load_head
+
+    options = options or CharacterOptions()
+    head = load_head(weights, device)
+    regions = []  # (sample, embedding, box, size)
+    for k in range(len(cell_obj)):
+        for e, box, size in cell_components(cell_obj[k].astype(np.float32), cell_pos[k], cell_emb[k], head.obj_threshold):
+            regions.append((k, e, box, size))
+    n = len(cell_obj)
+    empty = CharacterResult(names=[], prob=np.zeros((n, 0)), raw_prob=np.zeros((n, 0)), intervals={}, screen_time={}, references={})
+    if len(regions) < min_samples:
+        return Discovery(result=empty, representatives={})
+    E = np.stack([r[1] for r in regions])
+    if len(E) > 4000:  # keep the clustering quadratic cost bounded on long videos: the largest regions
+        keep = np.argsort([-r[3] for r in regions])[:4000]
+        regions = [regions[i] for i in sorted(keep)]
+        E = E[sorted(keep)]
+    labels = fcluster(linkage(E, method="average", metric="cosine"), t=distance, criterion="distance")
+    clusters = []
+    for lab in np.unique(labels):
+        idx = np.flatnonzero(labels == lab)
+        samples = {regions[i][0] for i in idx}
+        if len(samples) >= min_samples:
+            clusters.append((len(samples), idx))
+    clusters.sort(key=lambda c: -c[0])
+    clusters = clusters[:max_clusters]
+    names = [f"cluster_{i + 1}" for i in range(len(clusters))]
+    banks = {}
+    reps = {}
+    for name, (count, idx) in zip(names, clusters):
+        banks[name] = E[idx]
+        centre = _unit(E[idx].mean(0))
+        best = idx[int(np.argmax(E[idx] @ centre))]
+        k, _, (r0, c0, r1, c1), _ = regions[best]
+        reps[name] = {"t": round(k / sample_rate, 3), "samples": int(count),
+                      "box": [round(c0 / GRID_W, 4), round(r0 / GRID_H, 4), round(c1 / GRID_W, 4), round(r1 / GRID_H, 4)]}
+    refs = References(names=names, banks=banks, counts={k: 0 for k in names})
+    res = detect_characters(cell_obj, cell_emb, refs, duration, cut_times, sample_rate, weights, options, device)
+    return Discovery(result=res, representatives=reps)
+
+
+def representative_crops(video: str, representatives: dict[str, dict], margin: float = 0.05) -> dict[str, np.ndarray]:
+    """The representative region of each discovered cluster, cut from the video (RGB)."""
+    import av
+
+    out = {}
+    with av.open(str(video)) as c:
+        st = c.streams.video[0]
+        for name, rep in representatives.items():
+            t = float(rep["t"])
+            c.seek(int(max(0.0, t - 1.0) * 1e6), backward=True, any_frame=False)
+            img = None
+            for fr in c.decode(st):
+                if fr.time is not None and fr.time >= t - 1e-3:
+                    img = fr.to_ndarray(format="rgb24")
+                    break
+            if img is None:
+                continue
+            h, w = img.shape[:2]
+            x0, y0, x1, y1 = rep["box"]
+            x0, y0 = max(0, int((x0 - margin) * w)), max(0, int((y0 - margin) * h))
+            x1, y1 = min(w, int((x1 + margin) * w)), min(h, int((y1 + margin) * h))
+            out[name] = img[y0:y1, x0:x1].copy()
+    return out

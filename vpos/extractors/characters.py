@@ -1,0 +1,145 @@
+"""Character cells per analysis sample: objectness and identity embedding of every 16x16 cell.
+
+Each sample is scaled to 384x224 and run once through the frozen Lite0 backbone plus the character
+head (`vpos/character_model.py`). The cache keeps only the cells that may show a character
+(objectness >= 0.2, at most 48 per sample, most character-like first): matching them against
+reference images happens after extraction (`vpos/characters.py`), so new references never need a
+new decode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from ..media import Chunk
+from .base import SAMPLES, Extractor, FeatureSet, RunContext
+
+KEEP_THRESHOLD = 0.2
+MAX_CELLS = 48
+COLOR_LEVELS = 6  # per RGB channel: 216-bin colour histogram of each kept cell's 16x16 pixels
+
+
+def _weights_id(source) -> str:
+    from ..character_model import resolve_source
+
+    root = resolve_source(source)
+    f = root / "model.safetensors"
+    return hashlib.sha1(f.read_bytes()).hexdigest()[:12] if f.exists() else str(root)
+
+
+class CharacterExtractor(Extractor):
+    name = "characters"
+    version = "1"
+    needs = frozenset({SAMPLES})
+    sample_width = 384
+
+    def __init__(self, weights: str | None = None):
+        self.weights = weights
+        self._ctx: RunContext | None = None
+        self._pending: list[np.ndarray] = []
+        self._obj: list[np.ndarray] = []
+        self._emb: list[np.ndarray] = []
+        self._pos: list[np.ndarray] = []
+        self._hist: list[np.ndarray] = []
+        self._wid: str | None = None
+
+    def config(self) -> dict[str, Any]:
+        if self._wid is None:
+            self._wid = _weights_id(self.weights)
+        return {"weights": self._wid, "keep": KEEP_THRESHOLD, "max_cells": MAX_CELLS}
+
+    def load(self, device: str = "cpu") -> None:
+        from ..character_model import load_head
+        from .visual import get_model
+
+        get_model(device)
+        load_head(self.weights, device)
+
+    def begin(self, ctx: RunContext) -> None:
+        self._ctx = ctx
+        self._pending, self._obj, self._emb, self._pos, self._hist = [], [], [], [], []
+
+    def update(self, chunk: Chunk) -> None:
+        if self._ctx is None:
+            raise RuntimeError("CharacterExtractor.update called before begin")
+        if chunk.samples is None or len(chunk.samples) == 0:
+            return
+        from ..character_model import prepare_frames
+        from .visual import as_rgb
+
+        self._pending.append(prepare_frames(as_rgb(chunk.samples)))
+        if sum(len(p) for p in self._pending) >= max(1, self._ctx.batch_size):
+            self._run()
+
+    def _run(self) -> None:
+        if not self._pending:
+            return
+        from ..character_model import load_head, run_dense
+        from .visual import get_model
+
+        x = np.concatenate(self._pending)
+        self._pending = []
+        device = self._ctx.device if self._ctx else "cpu"
+        obj, emb = run_dense(get_model(device), load_head(self.weights, device), x, device)
+        o, e, p = sparse_cells(obj, emb)
+        self._obj.append(o)
+        self._emb.append(e)
+        self._pos.append(p)
+        self._hist.append(cell_histograms(x, p))
+
+    def finish(self) -> FeatureSet:
+        self._run()
+        from ..character_model import load_head
+
+        d = load_head(self.weights, self._ctx.device if self._ctx else "cpu").embed_dim
+        obj = np.concatenate(self._obj) if self._obj else np.zeros((0, MAX_CELLS), np.float16)
+        emb = np.concatenate(self._emb) if self._emb else np.zeros((0, MAX_CELLS, d), np.float16)
+        pos = np.concatenate(self._pos) if self._pos else np.zeros((0, MAX_CELLS, 2), np.int16)
+        hist = np.concatenate(self._hist) if self._hist else np.zeros((0, MAX_CELLS, COLOR_LEVELS ** 3), np.uint8)
+        self._obj, self._emb, self._pos, self._hist = [], [], [], []
+        self._ctx = None
+        return FeatureSet(arrays={"cell_obj": obj, "cell_emb": emb, "cell_pos": pos, "cell_hist": hist},
+                          meta={"weights": self._wid, "grid": [14, 24],
+                                "per_sample": ["cell_obj", "cell_emb", "cell_pos", "cell_hist"]})
+
+
+def sparse_cells(obj: np.ndarray, emb: np.ndarray, keep: float = KEEP_THRESHOLD, k: int = MAX_CELLS):
+    """Dense (B, h, w) objectness and (B, h, w, D) embeddings -> the k most character-like cells
+    per sample: objectness (B, k) (0 = padding), embeddings (B, k, D), (row, col) positions (B, k, 2)."""
+    b, h, w = obj.shape
+    d = emb.shape[-1]
+    o_out = np.zeros((b, k), np.float16)
+    e_out = np.zeros((b, k, d), np.float16)
+    p_out = np.full((b, k, 2), -1, np.int16)
+    flat_o = obj.reshape(b, -1)
+    flat_e = emb.reshape(b, -1, d)
+    for i in range(b):
+        order = np.argsort(-flat_o[i])[:k]
+        order = order[flat_o[i][order] >= keep]
+        n = len(order)
+        o_out[i, :n] = flat_o[i][order]
+        e_out[i, :n] = flat_e[i][order]
+        p_out[i, :n, 0], p_out[i, :n, 1] = order // w, order % w
+    return o_out, e_out, p_out
+
+
+def cell_histograms(x: np.ndarray, pos: np.ndarray, levels: int = COLOR_LEVELS) -> np.ndarray:
+    """Colour histogram (levels^3 bins, pixel counts capped at 255) of the 16x16 pixels of every
+    listed cell: x (B, 224, 384, 3) network input, pos (B, k, 2) cell rows/cols (-1 = none)."""
+    from ..character_model import STRIDE
+
+    b, k = pos.shape[:2]
+    out = np.zeros((b, k, levels ** 3), np.uint8)
+    q = (x.astype(np.uint16) * levels // 256).astype(np.int32)
+    code = (q[..., 0] * levels + q[..., 1]) * levels + q[..., 2]
+    for i in range(b):
+        for j in range(k):
+            r, c = int(pos[i, j, 0]), int(pos[i, j, 1])
+            if r < 0:
+                continue
+            cnt = np.bincount(code[i, r * STRIDE:(r + 1) * STRIDE, c * STRIDE:(c + 1) * STRIDE].ravel(), minlength=levels ** 3)
+            out[i, j] = np.minimum(cnt, 255)
+    return out
