@@ -96,6 +96,12 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--oped-weights", default=None, metavar="PATH_OR_REPO",
                    help="opening/ending checkpoints: a local folder or a Hugging Face Hub repo id 'owner/name[@revision]' "
                         "(default: $VPOS_OPED_WEIGHTS, else the offline copy in weights/oped)")
+    g.add_argument("--tags", dest="tags", action="store_true", default=True,
+                   help="tag every second, scene and the whole video (default: on)")
+    g.add_argument("--no-tags", dest="tags", action="store_false", help="do not compute tags")
+    g.add_argument("--tagger", default=None, metavar="PATH_OR_REPO",
+                   help="tagger weights: a folder or a Hub repo id[@revision] "
+                        "(default: $VPOS_TAGS_WEIGHTS, else the offline copy in weights/tags)")
     c = p.add_argument_group("cache and limits")
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     c.add_argument("--cache-dir", default=None, help="feature cache folder (default: $VPOS_CACHE_DIR or ~/.cache/vpos/features)")
@@ -122,6 +128,8 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         limits=Limits(max_width=args.max_width, max_height=args.max_height, max_duration=args.max_duration),
         oped=not args.no_oped,
         oped_weights=args.oped_weights,
+        tags=args.tags,
+        tagger=args.tagger,
     )
 
 
@@ -325,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the models vpos knows and where their weights come from")
     p.set_defaults(func=cmd_models)
 
+    from .tags_cli import add_tags_parser
+
+    add_tags_parser(sub)
     for hook in _extension_parsers():
         hook(sub)
     return parser

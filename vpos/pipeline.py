@@ -45,6 +45,8 @@ class AnalysisOptions:
     limits: Limits = field(default_factory=Limits)
     oped: bool = True  # openings/endings (needs the visual, audio and text features)
     oped_weights: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_OPED_WEIGHTS or weights/oped
+    tags: bool = True  # per-second/scene/video tags (needs the visual and audio features; text when present)
+    tagger: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_TAGS_WEIGHTS or weights/tags
 
     def validate(self) -> None:
         if not (0.05 <= self.sample_rate <= 30):
@@ -281,6 +283,24 @@ def detect_openings_endings(features, per_second, info: VideoInfo, shots, option
     return oped.detect(features, per_second, info.duration, cut_times, models, options.resolved_device(), sample_rate=options.sample_rate)
 
 
+def tag_video_stage(features, n: int, path, options: AnalysisOptions, warnings: list[str], scenes=None):
+    """The tags block for this video, or None with a warning that says why."""
+    from . import tags
+
+    if n == 0:
+        return None
+    missing = {"visual"} - set(features)
+    if missing:
+        warnings.append(f"tags not computed: they need the {', '.join(sorted(missing))} extractor(s)")
+        return None
+    try:
+        return tags.tag_video(features, n, title=os.path.splitext(os.path.basename(str(path)))[0], sample_rate=options.sample_rate,
+                              scenes=scenes, source=options.tagger, device=options.resolved_device())
+    except ModelLoadError as e:
+        warnings.append(f"tags not computed: {e}")
+        return None
+
+
 def analyze(
     path: str | os.PathLike,
     options: AnalysisOptions | None = None,
@@ -331,6 +351,13 @@ def analyze(
         oped_result = detect_openings_endings(features, per_second, info, shots, options, warnings)
         progress("openings/endings", 1, 1)
         timings["oped"] = time.perf_counter() - t
+    tags_result = None
+    if options.tags:
+        t = time.perf_counter()
+        progress("tags", 0, 1)
+        tags_result = tag_video_stage(features, n_samples, path, options, warnings)
+        progress("tags", 1, 1)
+        timings["tags"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     opts = options.to_dict()
@@ -355,5 +382,11 @@ def analyze(
         result.opening = oped_result.opening
         result.ending = oped_result.ending
         result.segments = oped_result.segments
+    if tags_result is not None:
+        if result.scenes:
+            from .tags import add_scene_tags
+
+            add_scene_tags(tags_result, result.scenes, options.sample_rate)
+        result.tags = tags_result
     progress("done", 1, 1)
     return result
