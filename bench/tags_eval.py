@@ -93,6 +93,11 @@ def main():
         tp, ty = predict_all(model, test_eps)
         rep = per_label_report(labels, model.thresholds, tp, ty)
         rep["_thresholds"] = model.thresholds
+        # The text extractor's features exist for only some test episodes: the same figures on those.
+        text_eps = [e for e in test_eps if e.inputs.text[:, -1].max() > 0]
+        if text_eps:
+            xp, xy = predict_all(model, text_eps)
+            rep["_with_text_features"] = {"episodes": [e.name for e in text_eps], **per_label_report(labels, model.thresholds, xp, xy)}
         rep["_train_seconds"] = round(time.perf_counter() - t0, 1)
         results["configs"][name] = rep
         print(f"[{name}] macro F1 {rep['_macro_f1']}: " + ", ".join(f"{k} {v['f1']}" for k, v in rep.items() if not k.startswith("_")), flush=True)

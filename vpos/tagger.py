@@ -26,7 +26,9 @@ N_MELS = 64
 AUDIO_DESCRIPTORS = ("loudness_db", "silence", "speech_cue", "spectral_flux", "low_energy_ratio", "modulation_4hz")
 AUDIO_DIM = N_MELS + len(AUDIO_DESCRIPTORS) + 1  # + has_audio
 MASK_SHAPE = (27, 36)
-TEXT_DIM = MASK_SHAPE[0] * MASK_SHAPE[1] + 3  # mask + area + box count + has_text
+MASK_SIZE = MASK_SHAPE[0] * MASK_SHAPE[1]
+TEXT_MOTION = 4  # overlap with the previous second's mask, gain of the best vertical / horizontal shift, |area change|
+TEXT_DIM = MASK_SIZE + TEXT_MOTION + 3  # mask + motion + area + box count + has_text
 SENTENCE_DIM = 384  # all-MiniLM-L6-v2
 
 
@@ -52,7 +54,7 @@ class TaggerNet(
         use_text: bool = True,
         use_sentence: bool = True,
         dropout: float = 0.3,
-        modality_dropout: float = 0.2,
+        modality_dropout: float = 0.35,
     ):
         super().__init__()
         if pooling not in ("text_guided", "self"):
@@ -69,7 +71,9 @@ class TaggerNet(
         h2 = 2 * hidden
         self.in_v = nn.Sequential(nn.LayerNorm(EMBED_DIM), nn.Dropout(dropout), nn.Linear(EMBED_DIM, proj), nn.ReLU())
         self.in_a = nn.Sequential(nn.LayerNorm(AUDIO_DIM), nn.Linear(AUDIO_DIM, proj), nn.ReLU())
-        self.in_t = nn.Sequential(nn.Linear(TEXT_DIM, proj), nn.ReLU())
+        # The 27x36 mask is read at 9x12 (3x3 cells averaged): where text sits, not its glyphs, so
+        # the motion/area/count descriptors are not drowned by 972 mask cells.
+        self.in_t = nn.Sequential(nn.Linear(TEXT_DIM - MASK_SIZE + MASK_SIZE // 9, proj), nn.ReLU())
         self.lstm_v = nn.LSTM(proj, hidden, batch_first=True, bidirectional=True)
         self.lstm_a = nn.LSTM(proj, hidden, batch_first=True, bidirectional=True)
         self.lstm_t = nn.LSTM(proj, hidden, batch_first=True, bidirectional=True)
@@ -101,7 +105,8 @@ class TaggerNet(
         keep = keep * flags[None]
         hv, _ = self.lstm_v(self.in_v(visual) * keep[:, 0, None, None])
         ha, _ = self.lstm_a(self.in_a(audio) * keep[:, 1, None, None])
-        ht, _ = self.lstm_t(self.in_t(text) * keep[:, 2, None, None])
+        mask = F.avg_pool2d(text[..., :MASK_SIZE].reshape(b * t, 1, *MASK_SHAPE), 3).reshape(b, t, -1)
+        ht, _ = self.lstm_t(self.in_t(torch.cat([mask, text[..., MASK_SIZE:]], -1)) * keep[:, 2, None, None])
         s = self.in_s(sentence) * keep[:, 3, None]
         valid = _unfold(torch.ones(b, t, 1, device=visual.device), self.window)[:, :, 0] > 0  # (B, T, W)
         neg = torch.finfo(hv.dtype).min
@@ -165,7 +170,9 @@ def tag_inputs(features: dict, n: int, sentence: np.ndarray | None = None) -> Ta
     txt = np.zeros((n, TEXT_DIM), np.float32)
     if "text" in features and "mask" in features["text"]:
         t = features["text"]
-        txt[:, : MASK_SHAPE[0] * MASK_SHAPE[1]] = _fit(t["mask"].astype(np.float32), n).reshape(n, -1)
+        masks = _fit(t["mask"].astype(np.float32), n)
+        txt[:, :MASK_SIZE] = masks.reshape(n, -1)
+        txt[:, MASK_SIZE : MASK_SIZE + TEXT_MOTION] = text_motion(masks)
         if "area" in t:
             txt[:, -3] = np.clip(_fit(t["area"].astype(np.float32), n) * 10, 0, 5)
         if "count" in t:
@@ -173,6 +180,45 @@ def tag_inputs(features: dict, n: int, sentence: np.ndarray | None = None) -> Ta
         txt[:, -1] = 1.0
     sent = np.zeros(SENTENCE_DIM, np.float32) if sentence is None else np.asarray(sentence, np.float32)
     return TagInputs(visual=vis, audio=aud, text=txt, sentence=sent)
+
+
+def text_motion(masks: np.ndarray, max_shift: int = 6) -> np.ndarray:
+    """(T, 4) per second: IoU of the text mask with the previous second's, how much a vertical /
+    horizontal shift of up to `max_shift` cells raises it (scrolling credits move as a block), and
+    the change of the covered area. Text that stays put, text that scrolls and cuts between cards
+    differ here, whatever the font or the background."""
+    n = len(masks)
+    out = np.zeros((n, TEXT_MOTION), np.float32)
+    m = masks > 0.5
+    for k in range(1, n):
+        a, b = m[k - 1], m[k]
+        if not a.any() and not b.any():
+            continue
+        base = _iou(a, b)
+        best_v = max(_iou(_shift(a, d, 0), b) for d in range(-max_shift, max_shift + 1) if d)
+        best_h = max(_iou(_shift(a, d, 1), b) for d in range(-max_shift, max_shift + 1) if d)
+        out[k] = (base, max(0.0, best_v - base), max(0.0, best_h - base), abs(float(b.mean()) - float(a.mean())) * 10)
+    return out
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    u = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum()) / float(u) if u else 0.0
+
+
+def _shift(a: np.ndarray, d: int, axis: int) -> np.ndarray:
+    out = np.zeros_like(a)
+    if axis == 0:
+        if d > 0:
+            out[d:] = a[:-d]
+        else:
+            out[:d] = a[-d:]
+    else:
+        if d > 0:
+            out[:, d:] = a[:, :-d]
+        else:
+            out[:, :d] = a[:, -d:]
+    return out
 
 
 def _fit(a: np.ndarray, n: int) -> np.ndarray:

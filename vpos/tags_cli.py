@@ -24,12 +24,14 @@ def add_tags_parser(sub) -> None:
     t.add_argument("--window", type=int, default=11, help="seconds per window (centred on each second)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--cache-dir", default=None)
+    t.add_argument("--extractors", default="visual,audio,text", help="features the tagger reads (default: %(default)s)")
     t.set_defaults(func=_cmd_train)
     e = tsub.add_parser("eval", help="Hit@1, Hit@2, GAP@20 and per-label precision/recall on a list")
     e.add_argument("list")
     e.add_argument("--tagger", default=None, help="weights folder or Hub id (default: weights/tags)")
     e.add_argument("--cache-dir", default=None)
     e.add_argument("--json", default=None, help="also write the metrics here")
+    e.add_argument("--extractors", default="visual,audio,text")
     e.set_defaults(func=_cmd_eval)
     r = tsub.add_parser("predict", help="video-level tags of videos (per-second tags: python -m vpos analyze --json)")
     r.add_argument("videos", nargs="+")
@@ -38,6 +40,16 @@ def add_tags_parser(sub) -> None:
     r.add_argument("--cache-dir", default=None)
     r.set_defaults(func=_cmd_predict)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _extractors(text: str) -> tuple:
+    from .errors import OptionsError
+
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = set(names) - {"visual", "audio", "text"}
+    if bad or "visual" not in names:
+        raise OptionsError(f"--extractors: the tagger reads visual (required), audio and text; got {text!r}")
+    return names
 
 
 def _log(msg: str) -> None:
@@ -50,7 +62,8 @@ def _cmd_train(args) -> int:
     from .train_tags import train_from_list
 
     rep = train_from_list(args.list, args.out, val_list=args.val, val_fraction=args.val_fraction, epochs=args.epochs,
-                          cache_dir=args.cache_dir, pooling=args.pooling, window=args.window, seed=args.seed, log=_log)
+                          cache_dir=args.cache_dir, pooling=args.pooling, window=args.window, seed=args.seed, log=_log,
+                          extractors=_extractors(args.extractors))
     print(json.dumps(rep, indent=1) if rep else "no validation videos: thresholds left at 0.5")
     print(f"saved {args.out}")
     return 0
@@ -59,7 +72,7 @@ def _cmd_train(args) -> int:
 def _cmd_eval(args) -> int:
     from .train_tags import eval_list
 
-    rep = eval_list(args.list, args.tagger, args.cache_dir, log=_log)
+    rep = eval_list(args.list, args.tagger, args.cache_dir, log=_log, extractors=_extractors(args.extractors))
     print(f"videos {rep['videos']}  Hit@1 {rep['hit@1']:.3f}  Hit@2 {rep['hit@2']:.3f}  GAP@20 {rep['gap@20']:.3f}")
     for lab, v in rep["labels"].items():
         print(f"  {lab:24s} P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  ({v['videos']} videos)")

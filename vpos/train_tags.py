@@ -128,8 +128,10 @@ def predict_all(model: TaggerNet, eps: list[Episode]) -> tuple[np.ndarray, np.nd
     return probs, ys
 
 
-def choose_thresholds(probs: np.ndarray, ys: np.ndarray) -> list[float]:
-    """Per label: the threshold with the best F1 on validation seconds (0.5 when no positives)."""
+def choose_thresholds(probs: np.ndarray, ys: np.ndarray, lo: float = 0.3, hi: float = 0.7) -> list[float]:
+    """Per label: the threshold with the best F1 on validation seconds (0.5 when no positives),
+    kept within [lo, hi]: validation episodes of the training shows are easier than a new show,
+    and their best thresholds sat at the extremes (0.95 for credits_scroll at first)."""
     out = []
     for j in range(ys.shape[1]):
         if ys[:, j].sum() == 0:
@@ -140,7 +142,7 @@ def choose_thresholds(probs: np.ndarray, ys: np.ndarray) -> list[float]:
             f = prf(probs[:, j] >= t, ys[:, j] > 0.5)[2]
             if f > best:
                 best, best_t = f, float(t)
-        out.append(round(best_t, 3))
+        out.append(round(min(hi, max(lo, best_t)), 3))
     return out
 
 
@@ -199,7 +201,8 @@ def read_list(path) -> list[ListItem]:
     return items
 
 
-def list_episodes(items: list[ListItem], labels: list[str], cache_dir=None, use_sentence: bool = True, log=print) -> list[Episode]:
+def list_episodes(items: list[ListItem], labels: list[str], cache_dir=None, use_sentence: bool = True, log=print,
+                  extractors=("visual", "audio", "text")) -> list[Episode]:
     """Features of every listed video (from the cache; extracted once when missing) with its
     video labels as the target of each of its seconds."""
     from .errors import VposError
@@ -210,7 +213,7 @@ def list_episodes(items: list[ListItem], labels: list[str], cache_dir=None, use_
     for k, it in enumerate(items):
         if not Path(it.file).exists():
             raise VposError(f"listed video not found: {it.file}")
-        feats, n = video_features(it.file, cache_dir, extractors=("visual", "audio", "text"), extract_missing=True)
+        feats, n = video_features(it.file, cache_dir, extractors=extractors, extract_missing=True)
         y = np.zeros((n, len(labels)), np.float32)
         for lab in it.labels:
             if lab in labels:
@@ -244,7 +247,8 @@ def video_metrics(labels: list[str], thresholds: list[float], scores: np.ndarray
 
 
 def train_from_list(list_path, out, val_list=None, val_fraction: float = 0.2, epochs: int = 10, cache_dir=None,
-                    pooling: str = "text_guided", window: int = 11, seed: int = 0, max_seconds: float = 600.0, log=print) -> dict:
+                    pooling: str = "text_guided", window: int = 11, seed: int = 0, max_seconds: float = 600.0, log=print,
+                    extractors=("visual", "audio", "text")) -> dict:
     """One command: train a tagger on a user's list, pick thresholds on validation videos, save it."""
     items = read_list(list_path)
     labels = sorted({lab for it in items for lab in it.labels})
@@ -252,9 +256,9 @@ def train_from_list(list_path, out, val_list=None, val_fraction: float = 0.2, ep
         from .errors import VposError
 
         raise VposError(f"{list_path}: no labels in the third column")
-    eps = list_episodes(items, labels, cache_dir, log=log)
+    eps = list_episodes(items, labels, cache_dir, log=log, extractors=extractors)
     if val_list:
-        val_eps = list_episodes(read_list(val_list), labels, cache_dir, log=log)
+        val_eps = list_episodes(read_list(val_list), labels, cache_dir, log=log, extractors=extractors)
         train_eps = eps
     else:
         rng = np.random.default_rng(seed)
@@ -281,12 +285,12 @@ def train_from_list(list_path, out, val_list=None, val_fraction: float = 0.2, ep
     return report
 
 
-def eval_list(list_path, tagger=None, cache_dir=None, log=print) -> dict:
+def eval_list(list_path, tagger=None, cache_dir=None, log=print, extractors=("visual", "audio", "text")) -> dict:
     from .tags import load_tagger
 
     model = load_tagger(tagger)
     items = read_list(list_path)
-    eps = list_episodes(items, model.labels, cache_dir, use_sentence=model.use_sentence, log=log)
+    eps = list_episodes(items, model.labels, cache_dir, use_sentence=model.use_sentence, log=log, extractors=extractors)
     scores = np.stack([video_scores(model, e) for e in eps])
     truth = np.zeros_like(scores)
     for i, it in enumerate(items):
