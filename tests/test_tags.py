@@ -133,3 +133,31 @@ def test_tags_cli_train_eval_predict(tmp_path, cache_dir, capsys):
     bad = tmp_path / "bad.tsv"
     bad.write_text("only-one-column\n")
     assert main(["tags", "eval", str(bad), "--tagger", str(out)]) == 2
+
+
+def test_tags_figure_lanes():
+    from vpos.plots import tags_figure
+
+    doc = {"per_second": {"t": [0, 1, 2]}, "shots": [{"start_time": 0}, {"start_time": 1.5}],
+           "tags": {"vocabulary": ["speech", "music"], "per_second": {"speech": [0.1, 0.9, 0.8], "music": [0.0, 0.2, 0.9]},
+                    "video": [{"label": "speech", "score": 0.67}], "scenes": []}}
+    fig = tags_figure(doc)
+    heat = fig.data[0]
+    assert list(heat.y) == ["speech", "music"] and len(heat.z[0]) == 3
+    assert "speech 0.67" in fig.layout.title.text
+    assert tags_figure({"per_second": {"t": [0]}, "tags": None}) is None
+
+
+def test_analyze_with_tags(clips, cache_dir):
+    from vpos.pipeline import AnalysisOptions, analyze
+
+    path, _ = clips["demo"]
+    r = analyze(path, AnalysisOptions(cache_dir=cache_dir, extractors=("visual", "audio"), oped=False))
+    tags = r.to_dict()["tags"]
+    assert tags["vocabulary"] == list(DEFAULT_VOCABULARY)
+    n = len(r.per_second["t"])
+    assert all(len(tags["per_second"][lab]) == n for lab in DEFAULT_VOCABULARY)
+    assert all(0.0 <= p <= 1.0 for p in tags["per_second"]["speech"])
+    assert r.timings["tags"] > 0
+    off = analyze(path, AnalysisOptions(cache_dir=cache_dir, extractors=("visual", "audio"), oped=False, tags=False))
+    assert off.tags is None

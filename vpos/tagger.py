@@ -85,7 +85,7 @@ class TaggerNet(
         # Self-attention pooling (ablation): a learned scorer on each step alone.
         self.self_v = nn.Linear(h2, 1)
         self.self_a = nn.Linear(h2, 1)
-        fused = 3 * 2 * h2 + h2  # (centre + pooled) x 3 modalities + sentence
+        fused = 3 * 2 * h2 + h2 + proj  # (centre + pooled) x 3 modalities + sentence + this second's frame
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(fused, 128), nn.ReLU(), nn.Linear(128, len(self.labels)))
 
     def _local_pool(self, seq, score):
@@ -103,7 +103,8 @@ class TaggerNet(
             keep = (torch.rand(b, 4, device=visual.device) > self.modality_dropout).float()
         flags = torch.tensor([self.use_visual, self.use_audio, self.use_text, self.use_sentence], device=visual.device).float()
         keep = keep * flags[None]
-        hv, _ = self.lstm_v(self.in_v(visual) * keep[:, 0, None, None])
+        fv = self.in_v(visual) * keep[:, 0, None, None]
+        hv, _ = self.lstm_v(fv)
         ha, _ = self.lstm_a(self.in_a(audio) * keep[:, 1, None, None])
         mask = F.avg_pool2d(text[..., :MASK_SIZE].reshape(b * t, 1, *MASK_SHAPE), 3).reshape(b, t, -1)
         ht, _ = self.lstm_t(self.in_t(torch.cat([mask, text[..., MASK_SIZE:]], -1)) * keep[:, 2, None, None])
@@ -124,7 +125,9 @@ class TaggerNet(
         pv = self._local_pool(hv, scores(hv, self.key_v, self.self_v))
         pa = self._local_pool(ha, scores(ha, self.key_a, self.self_a))
         pt = (_unfold(ht, self.window) * valid[:, :, None]).sum(-1) / valid.sum(-1, keepdim=True)
-        x = torch.cat([hv, pv, ha, pa, ht, pt, s[:, None, :].expand(b, t, s.shape[-1])], 2)
+        # The frame itself goes straight to the head too: what a second shows (live action, a card)
+        # is in its own picture, and the skip keeps it from being mixed away by the LSTM.
+        x = torch.cat([hv, pv, ha, pa, ht, pt, s[:, None, :].expand(b, t, s.shape[-1]), fv], 2)
         return self.head(x)
 
 
