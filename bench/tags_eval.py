@@ -43,7 +43,8 @@ tags: [video, anime, video-tagging, multimodal, multi-label]
 Multimodal tagger (source system: the multimodal video tagger; REFERENCE.md 2.): per-modality
 bidirectional LSTMs over a {window}-second window centred on each second (visual: EfficientNet-Lite0
 embeddings; audio: 64 log-mel bands + loudness/silence/speech cue/flux/low-energy/4-Hz modulation;
-text: the text extractor's 27x36 box mask + area + box count), text-guided attention pooling
+text: the text extractor's box mask read at 9x12 + area + box count + text motion: overlap with
+the previous second's mask and the gain of the best vertical/horizontal shift), text-guided attention pooling
 (query: text LSTM summary + MiniLM all-MiniLM-L6-v2 embedding of the title and recognised text),
 concatenation, sigmoid multi-label head. Per-label thresholds (config.json `thresholds`) were
 chosen on validation episodes.
@@ -58,6 +59,10 @@ chosen on validation episodes.
 | label | precision | recall | F1 | positive seconds |
 |---|---|---|---|---|
 {rows}
+
+Text features (the `text` extractor) were cached for only yoru-monogatari e01-e02 of the test
+episodes; the others were read with has_text=0 (as a run with `--extractors visual,audio` would be).
+bench/results/tags_eval.json has the figures per subset and the ablations.
 
 Macro F1 (labels with positives in the test shows): {macro}
 
@@ -76,7 +81,11 @@ def main():
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--max-seconds", type=float, default=240)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--table", action="store_true", help="only print the markdown tables of an existing --out file")
     a = ap.parse_args()
+    if a.table:
+        print_tables(json.loads(Path(a.out).read_text()))
+        return
     torch.set_num_threads(a.threads)
     eps = [Episode.load(p) for p in sorted(Path(a.data).glob("*.npz"))]
     train_eps = [e for e in eps if e.group in TRAIN_SHOWS and not e.name.endswith(("e05", "e06"))]
@@ -106,6 +115,27 @@ def main():
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(results, indent=1))
     print(f"wrote {a.out}")
+    print_tables(results)
+
+
+def print_tables(results: dict) -> None:
+    labels = list(DEFAULT_VOCABULARY)
+    conf = results["configs"]
+    print("| configuration | macro F1 (all test eps) | macro F1 (test eps with text features) | " + " | ".join(labels) + " |")
+    print("|---" * (3 + len(labels)) + "|")
+    for name, r in conf.items():
+        w = r.get("_with_text_features", {})
+        print(f"| {name} | {r['_macro_f1']:.3f} | {w.get('_macro_f1', float('nan')):.3f} | " + " | ".join(f"{r[lab]['f1']:.2f}" for lab in labels) + " |")
+    if "text_guided" in conf:
+        r = conf["text_guided"]
+        w = r.get("_with_text_features", {})
+        print()
+        print("| label | precision | recall | F1 | positive s | F1 on eps with text features | threshold |")
+        print("|---|---|---|---|---|---|---|")
+        for j, lab in enumerate(labels):
+            v = r[lab]
+            wf = w.get(lab, {}).get("f1", float("nan"))
+            print(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['positives']} | {wf:.3f} | {r['_thresholds'][j]} |")
 
 
 def save(model, rep, a, n_train):
