@@ -333,9 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the models vpos knows and where their weights come from")
     p.set_defaults(func=cmd_models)
 
-    from .tags_cli import add_tags_parser
+    from .tags_cli import add_actions_parser, add_tags_parser
 
     add_tags_parser(sub)
+    add_actions_parser(sub)
     for hook in _extension_parsers():
         hook(sub)
     return parser

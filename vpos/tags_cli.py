@@ -90,3 +90,25 @@ def _cmd_predict(args) -> int:
         block = tag_video(feats, n, title=args.title or Path(v).stem, source=args.tagger)
         print(json.dumps({"video": v, "tags": block["video"]}, ensure_ascii=False))
     return 0
+
+
+def add_actions_parser(sub) -> None:
+    p = sub.add_parser("actions", help="top-5 Kinetics-400 actions per window with a TSM ResNet-50 (needs the official weights)")
+    p.add_argument("video")
+    p.add_argument("--tsm-weights", default=None, metavar="PATH",
+                   help="official TSM Kinetics-400 ResNet-50 checkpoint (.pth or .safetensors; default: $VPOS_TSM_WEIGHTS)")
+    p.add_argument("--window", type=float, default=8.0, help="seconds per window; 8 frames (segments) x 224 centre crop each")
+    p.add_argument("--json", default=None)
+    p.set_defaults(func=_cmd_actions)
+
+
+def _cmd_actions(args) -> int:
+    from .tsm import actions
+
+    out = actions(args.video, args.tsm_weights, window=args.window)
+    text = json.dumps({"video": args.video, "views": "8 segments x 1 centre crop 224", "actions": out}, ensure_ascii=False, indent=1)
+    if args.json:
+        Path(args.json).write_text(text)
+    else:
+        print(text)
+    return 0
