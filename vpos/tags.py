@@ -199,5 +199,14 @@ def tag_video(features: dict, n: int, title: str = "", sample_rate: float = 1.0,
         text = video_text(title, strings)
         sentence = sentence_embedding([text])[0] if text else None
     inp = tag_inputs(features, n, sentence)
-    probs = predict_per_second(model, inp, device=device)
+    import torch
+
+    # A small model run chunk by chunk: intra-op threads only add synchronisation (8.7 s instead of
+    # 0.2 s for a 24-minute episode with 2 threads on a busy 2-core machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        probs = predict_per_second(model, inp, device=device)
+    finally:
+        torch.set_num_threads(threads)
     return summarize(model.labels, model.thresholds, probs, sample_rate, scenes)
