@@ -86,6 +86,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--max-seconds", type=float, default=240)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--table", action="store_true", help="only print the markdown tables of an existing --out file")
     a = ap.parse_args()
     if a.table:
@@ -101,7 +102,7 @@ def main():
     results = {"train": [e.name for e in train_eps], "val": [e.name for e in val_eps], "test": [e.name for e in test_eps], "configs": {}}
     for name in a.configs:
         t0 = time.perf_counter()
-        model = train(train_eps, labels, epochs=a.epochs, max_seconds=a.max_seconds, log=lambda s: print(f"[{name}] {s}", flush=True), **CONFIGS[name])
+        model = train(train_eps, labels, epochs=a.epochs, max_seconds=a.max_seconds, seed=a.seed, log=lambda s: print(f"[{name}] {s}", flush=True), **CONFIGS[name])
         vp, vy = predict_all(model, val_eps)
         model.thresholds = choose_thresholds(vp, vy)
         tp, ty = predict_all(model, test_eps)
