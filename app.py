@@ -42,6 +42,7 @@ from vpos.plots import (  # noqa: E402
     season_table,
     shots_table,
     summary_markdown,
+    tags_figure,
     timeline_figure,
 )
 
@@ -172,7 +173,7 @@ def analyze_video(
     # No figure title: the summary right above already names the file (and a title would sit
     # under the Plot component's own label).
     return (summary_markdown(doc), timeline_figure(doc, title=""), shots, json_path, csv_path,
-            segments_table(doc), zip_path)
+            segments_table(doc), zip_path, tags_figure(doc, title=""))
 
 
 _EPISODE_STAGE = re.compile(r"^episode (\d+)/(\d+): (.*)$")
@@ -362,6 +363,7 @@ def build_demo() -> gr.Blocks:
             segments = gr.Dataframe(headers=SEGMENT_COLUMNS, label="Opening, ending and other segments", interactive=False,
                                     wrap=False, elem_id="segments-table")
             timeline = gr.Plot(label="Timeline", elem_id="timeline")
+            tags_plot = gr.Plot(label="Tags over time (per second; lines: cuts, red: scenes)", elem_id="tags-timeline")
             shots = gr.Dataframe(headers=SHOT_COLUMNS, label="Shots", interactive=False, wrap=False, max_height=420,
                                  elem_id="shots-table")
 
@@ -381,10 +383,10 @@ def build_demo() -> gr.Blocks:
             find_button.click(find_characters, inputs=[video, *char_names, *char_files],
                               outputs=[char_summary, char_timeline, char_bars, char_csv], api_name="characters")
 
-            outputs = [summary, timeline, shots, json_file, csv_file, segments, exports_file]
+            outputs = [summary, timeline, shots, json_file, csv_file, segments, exports_file, tags_plot]
             # Clear the previous video's results first, so a failed run never leaves them looking current.
             analyze_button.click(
-                lambda: ("", None, pd.DataFrame(columns=SHOT_COLUMNS), None, None, pd.DataFrame(columns=SEGMENT_COLUMNS), None),
+                lambda: ("", None, pd.DataFrame(columns=SHOT_COLUMNS), None, None, pd.DataFrame(columns=SEGMENT_COLUMNS), None, None),
                 outputs=outputs, queue=False, show_progress="hidden", api_visibility="private",
             ).then(
                 analyze_video,

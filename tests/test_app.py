@@ -70,7 +70,8 @@ def _analyze(client, path, extractors=("audio", "shots")):
 
 def test_analyze_through_the_api(app_client, small_clip):
     path, truth = small_clip
-    summary, plot, shots, json_file, csv_file, segments, exports_zip = _analyze(app_client, path)
+    summary, plot, shots, json_file, csv_file, segments, exports_zip, tags_plot = _analyze(app_client, path)
+    assert tags_plot is None  # audio + shots only: no visual features, so no tags (a warning says so)
 
     # The downloads are named after the video.
     assert Path(json_file).name == "tiny episode.vpos.json"

@@ -106,6 +106,12 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
                         "region each (JSON characters.clusters), for a person to name")
     g.add_argument("--character-weights", default=None, metavar="PATH_OR_REPO",
                    help="character network: a local folder or a Hub repo id (default: $VPOS_CHARACTER_WEIGHTS, else weights/characters)")
+    g.add_argument("--tags", dest="tags", action="store_true", default=True,
+                   help="tag every second, scene and the whole video (default: on)")
+    g.add_argument("--no-tags", dest="tags", action="store_false", help="do not compute tags")
+    g.add_argument("--tagger", default=None, metavar="PATH_OR_REPO",
+                   help="tagger weights: a folder or a Hub repo id[@revision] "
+                        "(default: $VPOS_TAGS_WEIGHTS, else the offline copy in weights/tags)")
     c = p.add_argument_group("cache and limits")
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     c.add_argument("--cache-dir", default=None, help="feature cache folder (default: $VPOS_CACHE_DIR or ~/.cache/vpos/features)")
@@ -135,6 +141,8 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         characters=getattr(args, "characters", None),
         character_weights=getattr(args, "character_weights", None),
         discover_characters=getattr(args, "discover_characters", False),
+        tags=args.tags,
+        tagger=args.tagger,
     )
 
 
@@ -439,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the models vpos knows and where their weights come from")
     p.set_defaults(func=cmd_models)
 
+    from .tags_cli import add_actions_parser, add_tags_parser
+
+    add_tags_parser(sub)
+    add_actions_parser(sub)
     for hook in _extension_parsers():
         hook(sub)
     return parser

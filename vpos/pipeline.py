@@ -49,6 +49,8 @@ class AnalysisOptions:
     characters: object = None  # references: folder DIR/<name>/*.png, mapping.csv folder, or {name: [images]}
     character_weights: str | None = None  # folder or Hub id; None: $VPOS_CHARACTER_WEIGHTS or weights/characters
     discover_characters: bool = False  # without references: cluster the recurring characters (cluster_1, ...)
+    tags: bool = True  # per-second/scene/video tags (needs the visual and audio features; text when present)
+    tagger: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_TAGS_WEIGHTS or weights/tags
 
     def validate(self) -> None:
         if not (0.05 <= self.sample_rate <= 30):
@@ -291,6 +293,24 @@ def detect_openings_endings(features, per_second, info: VideoInfo, shots, option
     return oped.detect(features, per_second, info.duration, cut_times, models, options.resolved_device(), sample_rate=options.sample_rate)
 
 
+def tag_video_stage(features, n: int, path, options: AnalysisOptions, warnings: list[str], scenes=None):
+    """The tags block for this video, or None with a warning that says why."""
+    from . import tags
+
+    if n == 0:
+        return None
+    missing = {"visual"} - set(features)
+    if missing:
+        warnings.append(f"tags not computed: they need the {', '.join(sorted(missing))} extractor(s)")
+        return None
+    try:
+        return tags.tag_video(features, n, title=os.path.splitext(os.path.basename(str(path)))[0], sample_rate=options.sample_rate,
+                              scenes=scenes, source=options.tagger, device=options.resolved_device())
+    except ModelLoadError as e:
+        warnings.append(f"tags not computed: {e}")
+        return None
+
+
 def analyze(
     path: str | os.PathLike,
     options: AnalysisOptions | None = None,
@@ -382,6 +402,13 @@ def analyze(
                                          device=options.resolved_device())
         progress("character discovery", 1, 1)
         timings["characters_discovery"] = time.perf_counter() - t
+    tags_result = None
+    if options.tags:
+        t = time.perf_counter()
+        progress("tags", 0, 1)
+        tags_result = tag_video_stage(features, n_samples, path, options, warnings)
+        progress("tags", 1, 1)
+        timings["tags"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     opts = options.to_dict()
@@ -410,5 +437,11 @@ def analyze(
         result.characters = characters_result.to_dict()
     elif discovered is not None:
         result.characters = {**discovered.result.to_dict(), "clusters": discovered.representatives}
+    if tags_result is not None:
+        if result.scenes:
+            from .tags import add_scene_tags
+
+            add_scene_tags(tags_result, result.scenes, options.sample_rate)
+        result.tags = tags_result
     progress("done", 1, 1)
     return result

@@ -538,3 +538,32 @@ def screen_time_figure(doc: dict, title: str | None = None) -> go.Figure | None:
     fig.update_layout(title=title if title is not None else "Screen time", height=100 + 36 * len(names),
                       margin=dict(l=90, r=20, t=50, b=40), xaxis_title="seconds", yaxis=dict(autorange="reversed"))
     return fig
+
+def tags_figure(doc: dict, title: str | None = None) -> go.Figure | None:
+    """The tag timeline: one heatmap lane per label (probability per second), shot cuts and scene
+    boundaries as vertical lines, video-level tags in the title. None when the result has no tags."""
+    tags = doc.get("tags") or {}
+    per_second = tags.get("per_second") or {}
+    labels = [lab for lab in tags.get("vocabulary", []) if lab in per_second]
+    t = (doc.get("per_second") or {}).get("t") or []
+    if not labels or not t:
+        return None
+    z = [[float(v) if v is not None else 0.0 for v in per_second[lab][: len(t)]] for lab in labels]
+    fig = go.Figure(go.Heatmap(
+        x=list(t), y=labels, z=z, zmin=0, zmax=1, colorscale="Viridis", colorbar=dict(title="p", thickness=10),
+        hovertemplate="%{y}<br>t=%{x:.0f} s<br>p=%{z:.2f}<extra></extra>",
+    ))
+    for c in _cut_times(doc):
+        fig.add_vline(x=c, line=dict(color="rgba(255,255,255,0.35)", width=1))
+    for sc in doc.get("scenes") or []:
+        start = sc.get("start_time", sc.get("start")) if isinstance(sc, dict) else None
+        if start:
+            fig.add_vline(x=float(start), line=dict(color="rgba(255,80,80,0.9)", width=2))
+    video = ", ".join(f"{d['label']} {d['score']:.2f}" for d in (tags.get("video") or [])[:8])
+    head = title if title is not None else "Tags over time"
+    fig.update_layout(
+        title=f"{head}<br><sup>video: {video or 'none'}</sup>" if head or video else None,
+        height=80 + 26 * len(labels), margin=dict(l=10, r=10, t=60, b=30),
+        xaxis=dict(title="time (s)"), yaxis=dict(autorange="reversed"),
+    )
+    return fig

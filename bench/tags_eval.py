@@ -1,0 +1,164 @@
+"""Train and evaluate the default-vocabulary tagger on held-out shows, with the ablations.
+
+  python bench/tags_eval.py --data /tmp/tags_data --out bench/results/tags_eval.json [--save weights/tags]
+
+Episode files come from bench/tags_dataset.py. Split by show: train on kaze-nikki + mori-tabi
+(episodes e05-e06 of each are the validation part that picks the per-label thresholds), report on
+yoru-monogatari + sora-kyousoukyoku, which training never sees. Per second: per-label precision /
+recall / F1 and macro F1 over the labels with positives in the test shows. Configurations: the
+model (text-guided attention pooling), the self-attention pooling ablation, and each modality left
+out (at training and test time).
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from vpos.tags import DEFAULT_VOCABULARY  # noqa: E402
+from vpos.train_tags import Episode, choose_thresholds, per_label_report, predict_all, train  # noqa: E402
+
+TRAIN_SHOWS = ("kaze-nikki", "mori-tabi")
+TEST_SHOWS = ("yoru-monogatari", "sora-kyousoukyoku")
+CONFIGS = {
+    "text_guided": {},
+    "self_attention": {"pooling": "self"},
+    "no_visual": {"use_visual": False},
+    "no_audio": {"use_audio": False},
+    "no_text_masks": {"use_text": False},
+    "no_sentence": {"use_sentence": False},
+}
+
+MODEL_CARD = """---
+library_name: vpos
+license: mit
+tags: [video, anime, video-tagging, multimodal, multi-label]
+---
+# vpos default tagger (per-second tags)
+
+Multimodal tagger (source system: the multimodal video tagger; REFERENCE.md 2.): per-modality
+bidirectional LSTMs over a {window}-second window centred on each second (visual: EfficientNet-Lite0
+embeddings; audio: 64 log-mel bands + loudness/silence/speech cue/flux/low-energy/4-Hz modulation;
+text: the text extractor's box mask read at 9x12 + area + box count + text motion: overlap with
+the previous second's mask and the gain of the best vertical/horizontal shift), text-guided attention pooling
+(query: text LSTM summary + MiniLM all-MiniLM-L6-v2 embedding of the title and recognised text),
+concatenation, sigmoid multi-label head. Per-label thresholds (config.json `thresholds`) were
+chosen on validation episodes. This checkpoint is the `{config}` configuration of bench/tags_eval.py
+(`use_sentence: false` in config.json means the MiniLM branch is off: analysis then loads no
+sentence model).
+
+- Vocabulary: {labels}
+- Not known: `still` (held/panned illustration) and `character:<name>` (not in the training truth),
+  show-specific labels (locations: train your own with `python -m vpos tags train`).
+- Training data: vpos corpus builder episodes of {train_shows} (validation: e05-e06 of each),
+  {n_train} training seconds; cached features, {epochs} epochs on CPU.
+- Held-out test ({test_shows}, shows never seen in training), per second:
+
+| label | precision | recall | F1 | positive seconds |
+|---|---|---|---|---|
+{rows}
+
+Text features (the `text` extractor) were cached for only yoru-monogatari e01-e02 of the test
+episodes; the others were read with has_text=0 (as a run with `--extractors visual,audio` would be).
+bench/results/tags_eval.json has the figures per subset and the ablations.
+
+Macro F1 (labels with positives in the test shows): {macro}
+
+Command: `{command}`
+- Limits: trained on rendered episodes; labels like title_card, eyecatch and sponsor_card come from
+  the builder's layouts and may not transfer to real broadcasts.
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="/tmp/tags_data")
+    ap.add_argument("--out", default="bench/results/tags_eval.json")
+    ap.add_argument("--save", default=None, help="save the --ship configuration's model here (save_pretrained + model card)")
+    ap.add_argument("--ship", default="no_sentence", choices=list(CONFIGS),
+                    help="which configuration --save writes (default: no_sentence -- same macro F1 as with the MiniLM "
+                         "title embedding, better with text features, and analysis then loads no sentence model)")
+    ap.add_argument("--configs", nargs="*", default=list(CONFIGS))
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--max-seconds", type=float, default=240)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--table", action="store_true", help="only print the markdown tables of an existing --out file")
+    a = ap.parse_args()
+    if a.table:
+        print_tables(json.loads(Path(a.out).read_text()))
+        return
+    torch.set_num_threads(a.threads)
+    eps = [Episode.load(p) for p in sorted(Path(a.data).glob("*.npz"))]
+    train_eps = [e for e in eps if e.group in TRAIN_SHOWS and not e.name.endswith(("e05", "e06"))]
+    val_eps = [e for e in eps if e.group in TRAIN_SHOWS and e.name.endswith(("e05", "e06"))]
+    test_eps = [e for e in eps if e.group in TEST_SHOWS]
+    print(f"train {len(train_eps)} eps, val {len(val_eps)}, test {len(test_eps)} ({sorted({e.name for e in test_eps})})", flush=True)
+    labels = list(DEFAULT_VOCABULARY)
+    results = {"train": [e.name for e in train_eps], "val": [e.name for e in val_eps], "test": [e.name for e in test_eps], "configs": {}}
+    for name in a.configs:
+        t0 = time.perf_counter()
+        model = train(train_eps, labels, epochs=a.epochs, max_seconds=a.max_seconds, seed=a.seed, log=lambda s: print(f"[{name}] {s}", flush=True), **CONFIGS[name])
+        vp, vy = predict_all(model, val_eps)
+        model.thresholds = choose_thresholds(vp, vy)
+        tp, ty = predict_all(model, test_eps)
+        rep = per_label_report(labels, model.thresholds, tp, ty)
+        rep["_thresholds"] = model.thresholds
+        # The text extractor's features exist for only some test episodes: the same figures on those.
+        text_eps = [e for e in test_eps if e.inputs.text[:, -1].max() > 0]
+        if text_eps:
+            xp, xy = predict_all(model, text_eps)
+            rep["_with_text_features"] = {"episodes": [e.name for e in text_eps], **per_label_report(labels, model.thresholds, xp, xy)}
+        rep["_train_seconds"] = round(time.perf_counter() - t0, 1)
+        results["configs"][name] = rep
+        print(f"[{name}] macro F1 {rep['_macro_f1']}: " + ", ".join(f"{k} {v['f1']}" for k, v in rep.items() if not k.startswith("_")), flush=True)
+        if name == a.ship and a.save:
+            save(model, rep, a, sum(e.inputs.steps for e in train_eps), name)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(results, indent=1))
+    print(f"wrote {a.out}")
+    print_tables(results)
+
+
+def print_tables(results: dict) -> None:
+    labels = list(DEFAULT_VOCABULARY)
+    conf = results["configs"]
+    print("| configuration | macro F1 (all test eps) | macro F1 (test eps with text features) | " + " | ".join(labels) + " |")
+    print("|---" * (3 + len(labels)) + "|")
+    for name, r in conf.items():
+        w = r.get("_with_text_features", {})
+        print(f"| {name} | {r['_macro_f1']:.3f} | {w.get('_macro_f1', float('nan')):.3f} | " + " | ".join(f"{r[lab]['f1']:.2f}" for lab in labels) + " |")
+    for shipped in ("no_sentence", "text_guided"):
+        if shipped not in conf:
+            continue
+        r = conf[shipped]
+        w = r.get("_with_text_features", {})
+        print()
+        print(f"{shipped}:")
+        print("| label | precision | recall | F1 | positive s | F1 on eps with text features | threshold |")
+        print("|---|---|---|---|---|---|---|")
+        for j, lab in enumerate(labels):
+            v = r[lab]
+            wf = w.get(lab, {}).get("f1", float("nan"))
+            print(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['positives']} | {wf:.3f} | {r['_thresholds'][j]} |")
+
+
+def save(model, rep, a, n_train, name):
+    out = Path(a.save)
+    # config.json must carry the chosen thresholds: rebuild with them as constructor arguments.
+    model._hub_mixin_config["thresholds"] = list(model.thresholds)
+    model.save_pretrained(out)
+    rows = "\n".join(f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['positives']} |" for k, v in rep.items() if not k.startswith("_"))
+    (out / "README.md").write_text(MODEL_CARD.format(
+        window=model.window, labels=", ".join(model.labels), train_shows=", ".join(TRAIN_SHOWS), test_shows=", ".join(TEST_SHOWS),
+        n_train=n_train, epochs=a.epochs, rows=rows, macro=rep["_macro_f1"],
+        config=name, command=f"python bench/tags_dataset.py && python bench/tags_eval.py --save {a.save} --ship {name}"))
+    print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()

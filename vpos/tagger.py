@@ -1,0 +1,263 @@
+"""The multimodal tagger (source system: REFERENCE.md 2.), in PyTorch, loadable from the Hub.
+
+Source layout: a visual sequence (per-sample embeddings), an audio sequence (per-second audio
+features) and text (title + on-screen text, MiniLM sentence embedding); one LSTM per modality;
+text-guided attention pooling of the visual and audio sequences (plain self-attention as the
+ablation); concatenation; a sigmoid multi-label head with per-label thresholds chosen on validation
+data (stored in config.json).
+
+Beyond the source, tags over time: the model reads a sliding window of `window` seconds centred on
+each second and outputs that second's tags; each modality contributes its centre step and its
+attention-pooled window. Per-video tags are pooled from the per-second ones (vpos/tags.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+
+EMBED_DIM = 1280  # EfficientNet-Lite0 embedding per sample
+N_MELS = 64
+AUDIO_DESCRIPTORS = ("loudness_db", "silence", "speech_cue", "spectral_flux", "low_energy_ratio", "modulation_4hz")
+AUDIO_DIM = N_MELS + len(AUDIO_DESCRIPTORS) + 1  # + has_audio
+MASK_SHAPE = (27, 36)
+MASK_SIZE = MASK_SHAPE[0] * MASK_SHAPE[1]
+TEXT_MOTION = 4  # overlap with the previous second's mask, gain of the best vertical / horizontal shift, |area change|
+TEXT_DIM = MASK_SIZE + TEXT_MOTION + 3  # mask + motion + area + box count + has_text
+SENTENCE_DIM = 384  # all-MiniLM-L6-v2
+
+
+class TaggerNet(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="vpos",
+    tags=["video", "anime", "video-tagging", "multimodal", "multi-label"],
+    license="mit",
+):
+    """All sizes and the label vocabulary + thresholds are constructor arguments (config.json)."""
+
+    def __init__(
+        self,
+        labels: tuple | list = (),
+        thresholds: tuple | list | None = None,
+        window: int = 11,
+        hidden: int = 64,
+        proj: int = 96,
+        pooling: str = "text_guided",  # or "self"
+        use_visual: bool = True,
+        use_audio: bool = True,
+        use_text: bool = True,
+        use_sentence: bool = True,
+        dropout: float = 0.3,
+        modality_dropout: float = 0.35,
+    ):
+        super().__init__()
+        if pooling not in ("text_guided", "self"):
+            raise ValueError(f"pooling must be 'text_guided' or 'self', got {pooling!r}")
+        if not labels:
+            raise ValueError("a tagger needs at least one label")
+        self.labels = list(labels)
+        self.thresholds = list(thresholds) if thresholds is not None else [0.5] * len(self.labels)
+        self.window = int(window)
+        self.pooling = pooling
+        self.use_visual, self.use_audio, self.use_text, self.use_sentence = use_visual, use_audio, use_text, use_sentence
+        self.modality_dropout = modality_dropout
+        self.hidden = hidden
+        h2 = 2 * hidden
+        self.in_v = nn.Sequential(nn.LayerNorm(EMBED_DIM), nn.Dropout(dropout), nn.Linear(EMBED_DIM, proj), nn.ReLU())
+        self.in_a = nn.Sequential(nn.LayerNorm(AUDIO_DIM), nn.Linear(AUDIO_DIM, proj), nn.ReLU())
+        # The 27x36 mask is read at 9x12 (3x3 cells averaged): where text sits, not its glyphs, so
+        # the motion/area/count descriptors are not drowned by 972 mask cells.
+        self.in_t = nn.Sequential(nn.Linear(TEXT_DIM - MASK_SIZE + MASK_SIZE // 9, proj), nn.ReLU())
+        self.lstm_v = nn.LSTM(proj, hidden, batch_first=True, bidirectional=True)
+        self.lstm_a = nn.LSTM(proj, hidden, batch_first=True, bidirectional=True)
+        self.lstm_t = nn.LSTM(proj, hidden, batch_first=True, bidirectional=True)
+        self.in_s = nn.Sequential(nn.Linear(SENTENCE_DIM, h2), nn.ReLU())
+        # Text-guided pooling: the text summary is the attention query over visual/audio steps.
+        self.query = nn.Linear(h2, h2)
+        self.key_v = nn.Linear(h2, h2)
+        self.key_a = nn.Linear(h2, h2)
+        # Self-attention pooling (ablation): a learned scorer on each step alone.
+        self.self_v = nn.Linear(h2, 1)
+        self.self_a = nn.Linear(h2, 1)
+        fused = 3 * 2 * h2 + h2 + proj  # (centre + pooled) x 3 modalities + sentence + this second's frame
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(fused, 128), nn.ReLU(), nn.Linear(128, len(self.labels)))
+
+    def _local_pool(self, seq, score):
+        """Attention pooling of `seq` (B, T, H) over the window centred on each step, given
+        per-(centre, offset) scores (B, T, W); steps beyond the ends are masked."""
+        w = torch.softmax(score, -1)
+        return torch.einsum("btw,bthw->bth", w, _unfold(seq, self.window))
+
+    def forward(self, visual, audio, text, sentence):
+        """visual (B, T, 1280), audio (B, T, AUDIO_DIM), text (B, T, TEXT_DIM), sentence (B, 384)
+        -> logits (B, T, L): each step's tags from its `window`-second neighbourhood."""
+        b, t = visual.shape[:2]
+        keep = torch.ones(b, 4, device=visual.device)
+        if self.training and self.modality_dropout > 0:
+            keep = (torch.rand(b, 4, device=visual.device) > self.modality_dropout).float()
+        flags = torch.tensor([self.use_visual, self.use_audio, self.use_text, self.use_sentence], device=visual.device).float()
+        keep = keep * flags[None]
+        fv = self.in_v(visual) * keep[:, 0, None, None]
+        hv, _ = self.lstm_v(fv)
+        ha, _ = self.lstm_a(self.in_a(audio) * keep[:, 1, None, None])
+        mask = F.avg_pool2d(text[..., :MASK_SIZE].reshape(b * t, 1, *MASK_SHAPE), 3).reshape(b, t, -1)
+        ht, _ = self.lstm_t(self.in_t(torch.cat([mask, text[..., MASK_SIZE:]], -1)) * keep[:, 2, None, None])
+        s = self.in_s(sentence) * keep[:, 3, None]
+        valid = _unfold(torch.ones(b, t, 1, device=visual.device), self.window)[:, :, 0] > 0  # (B, T, W)
+        neg = torch.finfo(hv.dtype).min
+
+        def scores(seq, key, scorer):
+            if self.pooling == "text_guided":
+                # The text (on-screen text around this second + the title/recognised-text sentence)
+                # is the query over the visual/audio steps of the window.
+                q = self.query(ht + s[:, None, :])
+                sc = torch.einsum("bth,bthw->btw", q, _unfold(key(seq), self.window)) / np.sqrt(seq.shape[-1])
+            else:
+                sc = _unfold(scorer(seq), self.window)[:, :, 0]
+            return sc.masked_fill(~valid, neg)
+
+        pv = self._local_pool(hv, scores(hv, self.key_v, self.self_v))
+        pa = self._local_pool(ha, scores(ha, self.key_a, self.self_a))
+        pt = (_unfold(ht, self.window) * valid[:, :, None]).sum(-1) / valid.sum(-1, keepdim=True)
+        # The frame itself goes straight to the head too: what a second shows (live action, a card)
+        # is in its own picture, and the skip keeps it from being mixed away by the LSTM.
+        x = torch.cat([hv, pv, ha, pa, ht, pt, s[:, None, :].expand(b, t, s.shape[-1]), fv], 2)
+        return self.head(x)
+
+
+def _unfold(x: torch.Tensor, window: int) -> torch.Tensor:
+    """(B, T, H) -> (B, T, H, W): the window centred on each step, zero beyond the ends."""
+    half = window // 2
+    x = F.pad(x, (0, 0, half, window - 1 - half))
+    return x.unfold(1, window, 1)
+
+
+@dataclass
+class TagInputs:
+    """Model inputs of one video, one row per analysis second."""
+
+    visual: np.ndarray  # (T, 1280) float32
+    audio: np.ndarray  # (T, AUDIO_DIM) float32
+    text: np.ndarray  # (T, TEXT_DIM) float32
+    sentence: np.ndarray  # (384,) float32
+
+    @property
+    def steps(self) -> int:
+        return self.visual.shape[0]
+
+
+def tag_inputs(features: dict, n: int, sentence: np.ndarray | None = None) -> TagInputs:
+    """Assemble per-second inputs from the pipeline's features (a missing modality: zeros, flag 0)."""
+    if "visual" in features and "embedding" in features["visual"]:
+        vis = _fit(features["visual"]["embedding"].astype(np.float32), n)
+    else:
+        vis = np.zeros((n, EMBED_DIM), np.float32)
+    aud = np.zeros((n, AUDIO_DIM), np.float32)
+    if "audio" in features and "logmel" in features["audio"]:
+        a = features["audio"]
+        # log-mel in natural-log power: shift/scale to near unit range.
+        aud[:, :N_MELS] = (np.maximum(_fit(a["logmel"].astype(np.float32), n), -23.0) + 8.0) / 6.0
+        scale = {"loudness_db": (50.0, 50.0), "spectral_flux": (0.0, 0.2)}
+        for i, k in enumerate(AUDIO_DESCRIPTORS):
+            if k in a:
+                v = _fit(np.nan_to_num(a[k].astype(np.float32), nan=0.0), n)
+                off, sc = scale.get(k, (0.0, 1.0))
+                aud[:, N_MELS + i] = np.clip((v + off) / sc, -3, 5)
+        aud[:, -1] = 1.0
+    txt = np.zeros((n, TEXT_DIM), np.float32)
+    if "text" in features and "mask" in features["text"]:
+        t = features["text"]
+        masks = _fit(t["mask"].astype(np.float32), n)
+        txt[:, :MASK_SIZE] = masks.reshape(n, -1)
+        txt[:, MASK_SIZE : MASK_SIZE + TEXT_MOTION] = text_motion(masks)
+        if "area" in t:
+            txt[:, -3] = np.clip(_fit(t["area"].astype(np.float32), n) * 10, 0, 5)
+        if "count" in t:
+            txt[:, -2] = np.clip(_fit(t["count"].astype(np.float32), n) / 10, 0, 3)
+        txt[:, -1] = 1.0
+    sent = np.zeros(SENTENCE_DIM, np.float32) if sentence is None else np.asarray(sentence, np.float32)
+    return TagInputs(visual=vis, audio=aud, text=txt, sentence=sent)
+
+
+def text_motion(masks: np.ndarray, max_shift: int = 6) -> np.ndarray:
+    """(T, 4) per second: IoU of the text mask with the previous second's, how much a vertical /
+    horizontal shift of up to `max_shift` cells raises it (scrolling credits move as a block), and
+    the change of the covered area. Text that stays put, text that scrolls and cuts between cards
+    differ here, whatever the font or the background."""
+    n = len(masks)
+    out = np.zeros((n, TEXT_MOTION), np.float32)
+    m = masks > 0.5
+    for k in range(1, n):
+        a, b = m[k - 1], m[k]
+        if not a.any() and not b.any():
+            continue
+        base = _iou(a, b)
+        best_v = max(_iou(_shift(a, d, 0), b) for d in range(-max_shift, max_shift + 1) if d)
+        best_h = max(_iou(_shift(a, d, 1), b) for d in range(-max_shift, max_shift + 1) if d)
+        out[k] = (base, max(0.0, best_v - base), max(0.0, best_h - base), abs(float(b.mean()) - float(a.mean())) * 10)
+    return out
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    u = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum()) / float(u) if u else 0.0
+
+
+def _shift(a: np.ndarray, d: int, axis: int) -> np.ndarray:
+    out = np.zeros_like(a)
+    if axis == 0:
+        if d > 0:
+            out[d:] = a[:-d]
+        else:
+            out[:d] = a[-d:]
+    else:
+        if d > 0:
+            out[:, d:] = a[:, :-d]
+        else:
+            out[:, :d] = a[:, -d:]
+    return out
+
+
+def _fit(a: np.ndarray, n: int) -> np.ndarray:
+    if len(a) >= n:
+        return a[:n]
+    pad = np.zeros((n - len(a),) + a.shape[1:], a.dtype)
+    return np.concatenate([a, pad])
+
+
+def chunk_tensors(inp: TagInputs, a: int, b: int):
+    return (
+        torch.from_numpy(inp.visual[a:b])[None],
+        torch.from_numpy(inp.audio[a:b])[None],
+        torch.from_numpy(inp.text[a:b])[None],
+        torch.from_numpy(inp.sentence)[None],
+    )
+
+
+@torch.inference_mode()
+def predict_per_second(model: TaggerNet, inp: TagInputs, chunk: int = 64, device: str = "cpu") -> np.ndarray:
+    """(T, L) probabilities, one row per second. The video is read in overlapping chunks of the
+    training length; each second's probability is a weighted mean favouring chunk centres."""
+    model.eval()
+    n = inp.steps
+    out = np.zeros((n, len(model.labels)), np.float64)
+    wsum = np.zeros((n, 1), np.float64)
+    if n == 0:
+        return out.astype(np.float32)
+    starts = list(range(0, max(1, n - chunk) + 1, max(1, chunk // 2)))
+    if starts[-1] + chunk < n:
+        starts.append(n - chunk)
+    for a in starts:
+        b = min(n, a + chunk)
+        xs = [x.to(device) for x in chunk_tensors(inp, a, b)]
+        p = torch.sigmoid(model(*xs)[0]).float().cpu().numpy()
+        w = np.hanning(b - a + 2)[1:-1, None] + 1e-3
+        out[a:b] += p * w
+        wsum[a:b] += w
+    return (out / wsum).astype(np.float32)
