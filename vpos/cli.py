@@ -12,6 +12,7 @@ from . import __version__
 from .errors import VposError
 from .media import Limits
 from .pipeline import ALL_EXTRACTORS, AnalysisOptions
+from .scenes import SceneOptions
 
 
 class ProgressPrinter:
@@ -96,6 +97,15 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--oped-weights", default=None, metavar="PATH_OR_REPO",
                    help="opening/ending checkpoints: a local folder or a Hugging Face Hub repo id 'owner/name[@revision]' "
                         "(default: $VPOS_OPED_WEIGHTS, else the offline copy in weights/oped)")
+    sc = p.add_argument_group("scenes")
+    sc.add_argument("--no-scenes", action="store_true", help="do not group shots into scenes")
+    sc.add_argument("--n-scenes", type=int, default=0, metavar="N",
+                    help="split into exactly N scenes (default: 0, the number follows from --scene-penalty)")
+    sc.add_argument("--scene-count", choices=["penalty", "elbow"], default="penalty",
+                    help="how the number of scenes is found when --n-scenes is 0: a cost per scene (penalty, default) "
+                         "or the elbow of the grouping cost curve")
+    sc.add_argument("--scene-penalty", type=float, default=SceneOptions.penalty,
+                    help="cost of one more scene in the grouping; larger gives fewer, longer scenes (default: %(default)s)")
     c = p.add_argument_group("cache and limits")
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     c.add_argument("--cache-dir", default=None, help="feature cache folder (default: $VPOS_CACHE_DIR or ~/.cache/vpos/features)")
@@ -122,6 +132,8 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         limits=Limits(max_width=args.max_width, max_height=args.max_height, max_duration=args.max_duration),
         oped=not args.no_oped,
         oped_weights=args.oped_weights,
+        scenes=not args.no_scenes,
+        scene_options=SceneOptions(n_scenes=args.n_scenes, count=args.scene_count, penalty=args.scene_penalty),
     )
 
 
@@ -147,6 +159,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             f"{info.frame_count} frames, audio: {'yes' if info.has_audio else 'no'}\n"
         )
         err.write(f"shots: {len(result.shots) if result.shots is not None else 'not computed'}\n")
+        err.write(f"scenes: {len(result.scenes) if result.scenes is not None else 'not computed'}\n")
         for w in result.warnings:
             err.write(f"warning: {w}\n")
         total = result.timings.get("total", 0.0)

@@ -19,10 +19,11 @@ from .errors import ModelLoadError, OptionsError
 from .extractors.base import AUDIO, FRAMES, SAMPLES, Extractor, FeatureSet, RunContext
 from .media import DecodePlan, DecodeReport, Limits, VideoInfo, decode, probe
 from .result import Analysis, Shot
+from .scenes import SceneOptions
 
 ProgressCallback = Callable[[str, float, float], None]
 
-ALL_EXTRACTORS = ("visual", "audio", "text", "shots")
+ALL_EXTRACTORS = ("visual", "audio", "text", "shots", "colour")
 
 
 @dataclass
@@ -45,6 +46,8 @@ class AnalysisOptions:
     limits: Limits = field(default_factory=Limits)
     oped: bool = True  # openings/endings (needs the visual, audio and text features)
     oped_weights: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_OPED_WEIGHTS or weights/oped
+    scenes: bool = True  # group shots into scenes (needs the shots extractor; see vpos/scenes.py)
+    scene_options: SceneOptions = field(default_factory=SceneOptions)
 
     def validate(self) -> None:
         if not (0.05 <= self.sample_rate <= 30):
@@ -58,6 +61,7 @@ class AnalysisOptions:
             raise OptionsError("batch_size must be >= 0")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise OptionsError(f"device must be auto, cpu or cuda[:N], got '{self.device}'")
+        self.scene_options.validate()
 
     def resolved_device(self) -> str:
         import torch
@@ -94,6 +98,10 @@ def build_extractor(name: str, options: AnalysisOptions) -> Extractor:
         from .extractors.shots import ShotExtractor
 
         return ShotExtractor(gate=options.shot_gate, precision=options.shot_precision)
+    if name == "colour":
+        from .extractors.colour import ColourExtractor
+
+        return ColourExtractor()
     raise OptionsError(f"unknown extractor '{name}'")
 
 
@@ -281,6 +289,16 @@ def detect_openings_endings(features, per_second, info: VideoInfo, shots, option
     return oped.detect(features, per_second, info.duration, cut_times, models, options.resolved_device(), sample_rate=options.sample_rate)
 
 
+def detect_scenes(features, shots: list[Shot], options: AnalysisOptions, oped_result=None):
+    """Shots grouped into scenes; a detected opening or ending stays one scene."""
+    from .scenes import segment_scenes
+
+    spans = None
+    if oped_result is not None:
+        spans = [(s.start, s.end) for s in (oped_result.opening, oped_result.ending) if s is not None]
+    return segment_scenes(features, shots, options.sample_rate, options.scene_options, spans)
+
+
 def analyze(
     path: str | os.PathLike,
     options: AnalysisOptions | None = None,
@@ -331,6 +349,13 @@ def analyze(
         oped_result = detect_openings_endings(features, per_second, info, shots, options, warnings)
         progress("openings/endings", 1, 1)
         timings["oped"] = time.perf_counter() - t
+    scene_result = None
+    if options.scenes and shots:
+        t = time.perf_counter()
+        progress("scenes", 0, 1)
+        scene_result = detect_scenes(features, shots, options, oped_result)
+        progress("scenes", 1, 1)
+        timings["scenes"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     opts = options.to_dict()
@@ -355,5 +380,8 @@ def analyze(
         result.opening = oped_result.opening
         result.ending = oped_result.ending
         result.segments = oped_result.segments
+    if scene_result is not None:
+        result.scenes = scene_result.to_list()
+        result.per_shot = {"scene_boundary_prob": [round(float(p), 4) for p in scene_result.boundary_prob]}
     progress("done", 1, 1)
     return result
