@@ -36,7 +36,8 @@ class ClipOptions:
 def safe_stem(name: str) -> str:
     """A file-name stem with only letters, digits, '.', '_' and '-' (no path separators, no
     leading dot), at most 80 characters."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._-")
+    name = re.sub(r"\.[A-Za-z0-9]{2,4}$", "", str(name))  # a file extension
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")
     return (stem or "video")[:80]
 
 
@@ -129,7 +130,7 @@ def save_scene_clips(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise VposError(f"cannot create the scene folder {out}: {e}") from None
-    names = clip_names(stem or Path(video).name, len(ranges))
+    names = clip_names(stem or Path(video).stem, len(ranges))
     paths = [out / n for n in names]
     if not ranges:
         return []

@@ -402,6 +402,16 @@ def segment_scenes(
     each (a detected opening or ending)."""
     options = options or SceneOptions()
     options.validate()
+    try:  # the matrices are small: one BLAS thread (several spin badly on a busy machine, ~1000x slower)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _segment_scenes(features, shots, sample_rate, options, sequences)
+    except ImportError:
+        return _segment_scenes(features, shots, sample_rate, options, sequences)
+
+
+def _segment_scenes(features, shots, sample_rate, options, sequences) -> SceneResult:
     if not shots:
         return SceneResult(scenes=[], boundary_prob=np.zeros(0, np.float32), n_scenes_elbow=0, distance=np.zeros((0, 0), np.float32))
     desc = shot_descriptors(features, shots, sample_rate)
