@@ -105,11 +105,16 @@ def scene_clip(tmp_path_factory):
     return d / "places.mp4", truth
 
 
-def test_analyze_json_has_scenes(scene_clip, cache_dir):
+@pytest.fixture(scope="module")
+def scene_cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("scene-cache"))
+
+
+def test_analyze_json_has_scenes(scene_clip, scene_cache):
     from vpos.pipeline import AnalysisOptions, analyze
 
     path, truth = scene_clip
-    res = analyze(path, AnalysisOptions(extractors=("visual", "audio", "shots", "colour"), oped=False, cache_dir=cache_dir))
+    res = analyze(path, AnalysisOptions(extractors=("visual", "audio", "shots", "colour"), oped=False, cache_dir=scene_cache))
     doc = json.loads(res.to_json())
     cuts = [s["start_frame"] for s in doc["shots"][1:]]
     assert set(cuts) <= set(truth.cuts) and {75, 150} <= set(cuts)  # the cuts between places are found
@@ -159,3 +164,24 @@ def test_save_scene_clips_frame_exact(scene_clip, tmp_path):
         save_scene_clips(path, [{"start_frame": 10, "end_frame": 5}], tmp_path / "bad")
     with pytest.raises(VposError):
         save_scene_clips(path, [{"start_frame": 0, "end_frame": 5000}], tmp_path / "bad2")
+
+
+def test_cli_save_scenes(scene_clip, scene_cache, tmp_path):
+    import av
+
+    from vpos.cli import main
+
+    path, _ = scene_clip
+    out = tmp_path / "clips"
+    rc = main(["analyze", str(path), "-q", "--extractors", "visual,audio,shots,colour", "--no-oped", "--cache-dir", scene_cache,
+               "--json", str(tmp_path / "r.json"), "--save-scenes", str(out)])
+    assert rc == 0
+    doc = json.loads((tmp_path / "r.json").read_text())
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"places-scene-{k:03d}.mp4" for k in range(1, len(doc["scenes"]) + 1)]
+    for name, sc in zip(names, doc["scenes"]):
+        with av.open(str(out / name)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == sc["end_frame"] - sc["start_frame"] + 1
+    rc = main(["analyze", str(path), "-q", "--extractors", "visual,audio,shots,colour", "--no-oped", "--no-scenes",
+               "--cache-dir", scene_cache, "--save-scenes", str(tmp_path / "none")])
+    assert rc == 2  # a clear error, no traceback

@@ -174,7 +174,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             err.write(f"wrote {args.json}\n")
     if args.exports:
         _write_exports(result.to_dict(), args.exports, Path(args.video).stem)
+    if getattr(args, "save_scenes", None):
+        _save_scenes(result, args)
     return 0
+
+
+def _save_scenes(result, args: argparse.Namespace) -> None:
+    from .scene_clips import save_scene_clips
+
+    if not result.scenes:
+        raise VposError("--save-scenes needs scenes: keep the shots extractor and do not pass --no-scenes")
+    printer = ProgressPrinter(enabled=not args.quiet)
+    try:
+        paths = save_scene_clips(args.video, result.scenes, args.save_scenes, stem=Path(args.video).stem, progress=printer)
+    finally:
+        printer.close()
+    if not args.quiet:
+        sys.stderr.write(f"wrote {len(paths)} scene clips to {args.save_scenes}\n")
 
 
 def _write_exports(result_doc: dict, out_dir: str, stem: str) -> None:
@@ -283,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the JSON result here ('-' for stdout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--exports", metavar="DIR", help="also write chapters (WebVTT, FFmetadata, Matroska XML), a Kodi/mpv EDL and a per-second CSV here")
+    p.add_argument("--save-scenes", metavar="DIR",
+                   help="also write every scene as its own clip <video>-scene-001.mp4, ... here (re-encoded H.264/AAC, cut on the exact frames)")
     add_analysis_options(p)
     p.set_defaults(func=cmd_analyze)
 
