@@ -34,6 +34,7 @@ import vpos  # noqa: E402
 from vpos.exports import EXPORTS  # noqa: E402
 from vpos.pipeline import ALL_EXTRACTORS  # noqa: E402
 from vpos.plots import SHOT_COLUMNS, format_time, shots_table, summary_markdown, timeline_figure  # noqa: E402
+from vpos.plots import SCENE_COLUMNS, scene_strip_figure, scenes_table  # noqa: E402
 
 log = logging.getLogger("vpos.app")
 
@@ -165,6 +166,51 @@ def analyze_video(
             segments_table(doc), zip_path)
 
 
+def _read_result(json_path: str | None) -> dict | None:
+    if not json_path:
+        return None
+    try:
+        return json.loads(Path(json_path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def scene_views(video: str | None, json_path: str | None, progress: gr.Progress = gr.Progress()):
+    """The scene strip (a thumbnail per scene along the timeline, shots marked) and the scenes table
+    of the result just written."""
+    from vpos.scene_clips import scene_thumbnails
+
+    doc = _read_result(json_path)
+    if not doc or not doc.get("scenes") or not video:
+        return scene_strip_figure(doc or {}), pd.DataFrame(columns=SCENE_COLUMNS)
+    try:
+        thumbs = scene_thumbnails(video, doc["scenes"], progress=lambda stage, done, total: progress(
+            (done / total) if total else 0.0, desc=stage))
+    except vpos.VposError as e:
+        log.info("no scene thumbnails: %s", e)
+        thumbs = None
+    return scene_strip_figure(doc, thumbs), pd.DataFrame(scenes_table(doc), columns=SCENE_COLUMNS)
+
+
+def scene_clips_zip(video: str | None, json_path: str | None, progress: gr.Progress = gr.Progress()) -> str:
+    """Every scene of the last result as its own frame-exact clip, in one zip."""
+    from vpos.scene_clips import save_scene_clips, zip_scene_clips
+
+    doc = _read_result(json_path)
+    if not video or not doc:
+        raise _user_error("Analyze a video first.")
+    if not doc.get("scenes"):
+        raise _user_error("This result has no scenes (keep the shots extractor on).")
+    stem = Path(str(doc.get("video", {}).get("path") or video)).stem
+    out = _new_output_dir()
+    try:
+        paths = save_scene_clips(video, doc["scenes"], out / "clips", stem=stem, progress=lambda stage, done, total: progress(
+            (done / total) if total else 0.0, desc=stage))
+    except vpos.VposError as e:
+        raise _user_error(str(e)) from None
+    return str(zip_scene_clips(paths, out / f"{Path(paths[0]).name.rsplit('-scene-', 1)[0]}.scenes.zip"))
+
+
 def _example_clips() -> list[list[str]]:
     if not EXAMPLES_DIR.is_dir():
         return []
@@ -207,9 +253,22 @@ def build_demo() -> gr.Blocks:
         shots = gr.Dataframe(headers=SHOT_COLUMNS, label="Shots", interactive=False, wrap=False, max_height=420,
                              elem_id="shots-table")
 
+        with gr.Group(elem_id="scenes-box"):
+            scene_strip = gr.Plot(label="Scenes (a thumbnail per scene; ticks below: shot cuts; zoom to see short scenes)",
+                                  elem_id="scene-strip")
+            scenes = gr.Dataframe(headers=SCENE_COLUMNS, label="Scenes", interactive=False, wrap=False, max_height=320,
+                                  elem_id="scenes-table")
+            with gr.Row():
+                clips_button = gr.Button("Write scene clips (zip)", elem_id="scene-clips-button")
+                clips_file = gr.File(label="Scene clips (one MP4 per scene, cut on the exact frames)", interactive=False,
+                                     elem_id="scene-clips")
+        clips_button.click(scene_clips_zip, inputs=[video, json_file], outputs=[clips_file], api_name="scene_clips")
+
         outputs = [summary, timeline, shots, json_file, csv_file, segments, exports_file]
+        analyze_button.click(lambda: (None, pd.DataFrame(columns=SCENE_COLUMNS), None), outputs=[scene_strip, scenes, clips_file],
+                             queue=False, show_progress="hidden", api_visibility="private")
         # Clear the previous video's results first, so a failed run never leaves them looking current.
-        analyze_button.click(
+        analysis = analyze_button.click(
             lambda: ("", None, pd.DataFrame(columns=SHOT_COLUMNS), None, None, pd.DataFrame(columns=SEGMENT_COLUMNS), None),
             outputs=outputs, queue=False, show_progress="hidden", api_visibility="private",
         ).then(
@@ -221,6 +280,7 @@ def build_demo() -> gr.Blocks:
             # box, not the same bar in all five outputs.
             show_progress_on=[summary, timeline],
         )
+        analysis.success(scene_views, inputs=[video, json_file], outputs=[scene_strip, scenes], api_visibility="private")
     # One analysis at a time: each one already uses every core (or the GPU); others wait in line.
     demo.queue(default_concurrency_limit=1, max_size=16)
     return demo

@@ -185,3 +185,30 @@ def test_cli_save_scenes(scene_clip, scene_cache, tmp_path):
     rc = main(["analyze", str(path), "-q", "--extractors", "visual,audio,shots,colour", "--no-oped", "--no-scenes",
                "--cache-dir", scene_cache, "--save-scenes", str(tmp_path / "none")])
     assert rc == 2  # a clear error, no traceback
+
+
+def test_app_scene_strip_table_and_zip(scene_clip, scene_cache, tmp_path, monkeypatch):
+    import importlib.util
+    import zipfile
+    from pathlib import Path
+
+    pytest.importorskip("gradio")
+    from vpos.pipeline import AnalysisOptions, analyze
+
+    path, _ = scene_clip
+    res = analyze(path, AnalysisOptions(extractors=("visual", "audio", "shots", "colour"), oped=False, cache_dir=scene_cache))
+    json_path = tmp_path / "r.json"
+    res.save(json_path)
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("vpos_app_scenes", root / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path / "app-out")
+    fig, table = app.scene_views(str(path), str(json_path))
+    assert len(fig.layout.images) == len(res.scenes) == len(table) == 3
+    assert list(table["start frame"]) == [0, 75, 150]
+    assert all(img.source.startswith("data:image/png;base64,") for img in fig.layout.images)
+    zpath = app.scene_clips_zip(str(path), str(json_path))
+    assert zipfile.ZipFile(zpath).namelist() == ["places-scene-001.mp4", "places-scene-002.mp4", "places-scene-003.mp4"]
+    empty_fig, empty_table = app.scene_views(str(path), None)
+    assert len(empty_table) == 0 and not empty_fig.layout.images

@@ -278,3 +278,46 @@ def save_scene_clips(
     if frame_index <= ranges[-1][1]:
         raise VposError(f"{Path(video).name} has {frame_index} frames; the scenes ask for frames up to {ranges[-1][1]}")
     return [p for k, p in enumerate(paths) if k in writers]
+
+
+def scene_thumbnails(video: str | Path, scenes: Sequence, height: int = 72,
+                     progress: Callable[[str, float, float], None] | None = None) -> list[np.ndarray]:
+    """One RGB thumbnail (height x aspect-kept width) per scene: its middle frame. One decode pass
+    that converts only the frames it keeps."""
+    import av
+
+    ranges = _scene_ranges(scenes)
+    if not ranges:
+        return []
+    targets = {(a + b) // 2: k for k, (a, b) in enumerate(ranges)}
+    out: list[np.ndarray | None] = [None] * len(ranges)
+    progress = progress or (lambda *_: None)
+    last = max(targets)
+    try:
+        with av.open(str(video)) as container:
+            vs = container.streams.video[0]
+            vs.thread_type = "AUTO"
+            w = max(2, int(round(vs.codec_context.width * height / max(1, vs.codec_context.height))) // 2 * 2)
+            for i, frame in enumerate(container.decode(vs)):
+                k = targets.get(i)
+                if k is not None:
+                    out[k] = frame.to_ndarray(format="rgb24", width=w, height=height)
+                if i % 500 == 0:
+                    progress("scene thumbnails", i, last)
+                if i >= last:
+                    break
+    except (av.error.FFmpegError, OSError) as e:
+        raise VposError(f"cannot read {Path(video).name} for scene thumbnails: {e}") from None
+    blank = next((t for t in out if t is not None), np.zeros((height, height * 16 // 9, 3), np.uint8))
+    return [t if t is not None else np.zeros_like(blank) for t in out]
+
+
+def zip_scene_clips(paths: Sequence[Path], zip_path: str | Path) -> Path:
+    """The clips in one zip (stored, not deflated: H.264 does not compress further)."""
+    import zipfile
+
+    zip_path = Path(zip_path)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as zf:
+        for p in paths:
+            zf.write(p, arcname=Path(p).name)
+    return zip_path
