@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     if args.grid:
         print("grid (scene options on the same features):")
         grid = []
-        for pen, vw, cw, aw in itertools.product((0.2, 0.25, 0.3, 0.35, 0.45, 0.55), (0.5, 0.3), (0.3, 0.5), (0.0, 0.2, 0.4)):
+        for pen, vw, cw, aw in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7, 0.8), (0.5, 0.3), (0.3, 0.5), (0.0, 0.2, 0.4)):
             so = SceneOptions(penalty=pen, visual_weight=vw, colour_weight=cw, audio_weight=aw)
             rws = []
             for vid, truth, res in kept:
