@@ -43,7 +43,7 @@ def pyscenedetect_cuts(video: Path, detector: str) -> tuple[list[int], float]:
     sm.add_detector(ContentDetector() if detector == "content" else AdaptiveDetector())
     sm.detect_scenes(stream, show_progress=False)
     scenes = sm.get_scene_list()
-    return [s[0].get_frames() for s in scenes[1:]], time.perf_counter() - t
+    return [s[0].frame_num for s in scenes[1:]], time.perf_counter() - t
 
 
 def main(argv=None) -> int:

@@ -212,3 +212,16 @@ def test_app_scene_strip_table_and_zip(scene_clip, scene_cache, tmp_path, monkey
     assert zipfile.ZipFile(zpath).namelist() == ["places-scene-001.mp4", "places-scene-002.mp4", "places-scene-003.mp4"]
     empty_fig, empty_table = app.scene_views(str(path), None)
     assert len(empty_table) == 0 and not empty_fig.layout.images
+
+
+def test_weak_transition_right_after_a_cut_is_a_flash():
+    from vpos.extractors.shots import shots_from_predictions
+
+    prob = np.zeros(200)
+    prob[50] = 0.98  # a cut
+    prob[54] = 0.55  # a flash 4 frames later: not a new shot
+    prob[120] = 0.95  # a rapid montage: two confident cuts 5 frames apart are both kept
+    prob[125] = 0.9
+    starts = [a for a, _ in shots_from_predictions(prob, 0.5, min_shot=9)]
+    assert starts == [0, 51, 121, 126]
+    assert [a for a, _ in shots_from_predictions(prob, 0.5)] == [0, 51, 55, 121, 126]  # off by default

@@ -35,6 +35,7 @@ class AnalysisOptions:
     batch_size: int = 0  # 0: 16 on CPU, 64 on GPU
     extractors: tuple[str, ...] = ALL_EXTRACTORS
     shot_threshold: float = 0.5
+    shot_min_seconds: float = 0.3  # a weak transition closer than this to the previous one is a flash (see shots_from_predictions)
     shot_gate: bool = True  # skip TransNetV2 on windows where no pixel changes (see extractors/shots.py)
     shot_precision: str = "auto"  # "auto" (bf16 on CPUs with native bf16, fp16 on CUDA), "fp32", "bf16", "fp16"
     text_detect_width: int = 0  # 0: the text extractor's default
@@ -219,12 +220,12 @@ def _fit_samples(fs: FeatureSet, n: int) -> None:
             fs.arrays[k] = np.concatenate([a, pad])
 
 
-def build_shots(shot_fs: FeatureSet, fps: float, threshold: float) -> list[Shot]:
+def build_shots(shot_fs: FeatureSet, fps: float, threshold: float, min_seconds: float = 0.0) -> list[Shot]:
     from .extractors.shots import shots_from_predictions
 
     prob = shot_fs["single"]
     times = shot_fs["frame_times"]
-    spans = shots_from_predictions(prob, threshold)
+    spans = shots_from_predictions(prob, threshold, min_shot=max(1, int(round(min_seconds * fps))))
     shots = []
     n = len(times)
     for i, (a, b) in enumerate(spans):
@@ -338,7 +339,7 @@ def analyze(
             info.duration = round(decoded, 4)
 
     t = time.perf_counter()
-    shots = build_shots(features["shots"], info.fps, options.shot_threshold) if "shots" in features else None
+    shots = build_shots(features["shots"], info.fps, options.shot_threshold, options.shot_min_seconds) if "shots" in features else None
     per_second = per_second_signals(features, n_samples, options.sample_rate)
     timings["assemble"] = time.perf_counter() - t
 

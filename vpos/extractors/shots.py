@@ -206,18 +206,21 @@ class ShotExtractor(Extractor):
         self._pending = []
 
 
-def shots_from_predictions(prob: np.ndarray, threshold: float = 0.5, min_gap: int = 2) -> list[tuple[int, int]]:
+def shots_from_predictions(prob: np.ndarray, threshold: float = 0.5, min_gap: int = 2, min_shot: int = 1,
+                           confident: float = 0.8) -> list[tuple[int, int]]:
     """Shots as (start_frame, end_frame inclusive), covering every frame.
 
     Consecutive frames above `threshold` are one transition (a fade or dissolve spans many
     frames); its boundary is placed after the most probable frame. Transitions closer than
-    `min_gap` frames merge, so a flash does not split a shot into slivers.
+    `min_gap` frames merge, so a flash does not split a shot into slivers. A transition less than
+    `min_shot` frames after the previous one is a flash or a flicker of the same shot unless both
+    are `confident` (a real rapid montage): only the more probable of the two is kept.
     """
     n = len(prob)
     if n == 0:
         return []
     above = prob > threshold
-    cuts: list[int] = []
+    found: list[tuple[int, float]] = []
     i = 0
     while i < n:
         if above[i]:
@@ -227,9 +230,16 @@ def shots_from_predictions(prob: np.ndarray, threshold: float = 0.5, min_gap: in
             peak = i + int(np.argmax(prob[i : j + 1]))
             cut = peak + 1
             if 0 < cut < n:
-                cuts.append(cut)
+                found.append((cut, float(prob[peak])))
             i = j + 1
         else:
             i += 1
-    bounds = [0] + cuts + [n]
+    kept: list[tuple[int, float]] = []
+    for cut, p in found:
+        if kept and cut - kept[-1][0] < min_shot and not (p >= confident and kept[-1][1] >= confident):
+            if p > kept[-1][1]:
+                kept[-1] = (cut, p)
+            continue
+        kept.append((cut, p))
+    bounds = [0] + [c for c, _ in kept] + [n]
     return [(bounds[k], bounds[k + 1] - 1) for k in range(len(bounds) - 1) if bounds[k + 1] > bounds[k]]
