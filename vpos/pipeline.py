@@ -62,6 +62,8 @@ class AnalysisOptions:
             raise OptionsError("batch_size must be >= 0")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise OptionsError(f"device must be auto, cpu or cuda[:N], got '{self.device}'")
+        if self.shot_min_seconds < 0:
+            raise OptionsError(f"shot_min_seconds must be >= 0, got {self.shot_min_seconds}")
         self.scene_options.validate()
 
     def resolved_device(self) -> str:
@@ -351,7 +353,9 @@ def analyze(
         progress("openings/endings", 1, 1)
         timings["oped"] = time.perf_counter() - t
     scene_result = None
-    if options.scenes and shots:
+    if options.scenes and shots and not ({"visual", "colour"} & set(features)):
+        warnings.append("scenes not computed: they need the visual or colour extractor besides shots")
+    elif options.scenes and shots:
         t = time.perf_counter()
         progress("scenes", 0, 1)
         scene_result = detect_scenes(features, shots, options, oped_result)

@@ -190,9 +190,10 @@ def shot_distances(desc: ShotDescriptors, options: SceneOptions) -> np.ndarray:
     total = np.zeros((n, n), np.float32)
     weight = np.zeros((n, n), np.float32)
 
-    dc = _rank_scale(_min_pair_distance(desc.colour, _hellinger))
-    total += options.colour_weight * dc
-    weight += options.colour_weight
+    if desc.colour.any():
+        dc = _rank_scale(_min_pair_distance(desc.colour, _hellinger))
+        total += options.colour_weight * dc
+        weight += options.colour_weight
 
     if desc.has_visual.any() and options.visual_weight > 0:
         v = np.nan_to_num(desc.visual)
