@@ -86,6 +86,8 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
                    help="TransNetV2 probability above which a frame is a shot transition (default: 0.5)")
     g.add_argument("--shot-min-seconds", type=float, default=0.3, metavar="S",
                    help="a weak transition (probability < 0.8) this close to the previous one is a flash, not a cut (default: 0.3)")
+    g.add_argument("--no-hard-cuts", action="store_true",
+                   help="cut only where TransNetV2 says so (default: also where the pixel changes alone show a hard cut)")
     g.add_argument("--no-shot-gate", action="store_true",
                    help="run TransNetV2 on every window, also where no pixel changed (slower, same cuts on held frames)")
     g.add_argument("--shot-precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
@@ -125,6 +127,7 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         extractors=args.extractors,
         shot_threshold=args.shot_threshold,
         shot_min_seconds=args.shot_min_seconds,
+        shot_hard_cuts=not args.no_hard_cuts,
         shot_gate=not args.no_shot_gate,
         shot_precision=args.shot_precision,
         text_detect_width=args.text_width,

@@ -36,6 +36,7 @@ class AnalysisOptions:
     extractors: tuple[str, ...] = ALL_EXTRACTORS
     shot_threshold: float = 0.5
     shot_min_seconds: float = 0.3  # a weak transition closer than this to the previous one is a flash (see shots_from_predictions)
+    shot_hard_cuts: bool = True  # also cut where the pixel changes alone show a hard cut (see extractors/shots.hard_cut_frames)
     shot_gate: bool = True  # skip TransNetV2 on windows where no pixel changes (see extractors/shots.py)
     shot_precision: str = "auto"  # "auto" (bf16 on CPUs with native bf16, fp16 on CUDA), "fp32", "bf16", "fp16"
     text_detect_width: int = 0  # 0: the text extractor's default
@@ -222,11 +223,17 @@ def _fit_samples(fs: FeatureSet, n: int) -> None:
             fs.arrays[k] = np.concatenate([a, pad])
 
 
-def build_shots(shot_fs: FeatureSet, fps: float, threshold: float, min_seconds: float = 0.0) -> list[Shot]:
-    from .extractors.shots import shots_from_predictions
+def build_shots(shot_fs: FeatureSet, fps: float, threshold: float, min_seconds: float = 0.0, hard_cuts: bool = False) -> list[Shot]:
+    from .extractors.shots import hard_cut_frames, shots_from_predictions
 
     prob = shot_fs["single"]
     times = shot_fs["frame_times"]
+    if hard_cuts and "change_short" in shot_fs and len(prob):
+        # A hard cut at frame c is a transition frame c - 1 (the boundary goes after the peak).
+        idx = hard_cut_frames(shot_fs["change_short"], shot_fs["change_long"])
+        idx = idx[idx - 1 < len(prob)]
+        prob = prob.copy()
+        prob[idx - 1] = np.maximum(prob[idx - 1], min(threshold + 0.01, 0.99))
     spans = shots_from_predictions(prob, threshold, min_shot=max(1, int(round(min_seconds * fps))))
     shots = []
     n = len(times)
@@ -341,7 +348,7 @@ def analyze(
             info.duration = round(decoded, 4)
 
     t = time.perf_counter()
-    shots = build_shots(features["shots"], info.fps, options.shot_threshold, options.shot_min_seconds) if "shots" in features else None
+    shots = build_shots(features["shots"], info.fps, options.shot_threshold, options.shot_min_seconds, options.shot_hard_cuts) if "shots" in features else None
     per_second = per_second_signals(features, n_samples, options.sample_rate)
     timings["assemble"] = time.perf_counter() - t
 

@@ -206,6 +206,32 @@ class ShotExtractor(Extractor):
         self._pending = []
 
 
+def hard_cut_frames(change_short: np.ndarray, change_long: np.ndarray, spike: float = 0.15, min_change: float = 0.2,
+                    min_after: float = 0.1) -> np.ndarray:
+    """Frames that start a new shot by the pixel changes alone (the first frame of the new shot).
+
+    TransNetV2 misses hard cuts between shots that share a background or palette and some cuts
+    inside montages (measured on the tuning shows: 33 of 399 cuts). A hard cut is a frame whose
+    change from the previous frame (`change_short`) stands out from the change of both neighbouring
+    frames by `spike` (motion changes every frame; a cut changes one), is itself at least
+    `min_change`, and whose picture a few frames later still differs from the picture a frame
+    before it (`change_long` of frame c + LONG_LAG - 2 compares c + 6 with c - 2), so a flash that
+    returns to the same shot is not one.
+    """
+    cs = np.asarray(change_short, np.float32)
+    cl = np.asarray(change_long, np.float32)
+    n = len(cs)
+    if n < 3 or len(cl) != n:
+        return np.zeros(0, np.int64)
+    prev = np.r_[0.0, cs[:-1]]
+    nxt = np.r_[cs[1:], 0.0]
+    k = LONG_LAG - 2
+    after = np.r_[cl[k:], np.zeros(k, np.float32)]
+    ok = (cs - np.maximum(prev, nxt) > spike) & (cs > min_change) & (after > min_after)
+    idx = np.nonzero(ok)[0]
+    return idx[idx > 0]
+
+
 def shots_from_predictions(prob: np.ndarray, threshold: float = 0.5, min_gap: int = 2, min_shot: int = 1,
                            confident: float = 0.8) -> list[tuple[int, int]]:
     """Shots as (start_frame, end_frame inclusive), covering every frame.
