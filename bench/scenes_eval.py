@@ -144,8 +144,8 @@ def main(argv=None) -> int:
     if args.grid:
         print("grid (scene options on the same features):")
         grid = []
-        for pen, vw, cw, aw in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7, 0.8), (0.5, 0.3), (0.3, 0.5), (0.0, 0.2, 0.4)):
-            so = SceneOptions(penalty=pen, visual_weight=vw, colour_weight=cw, audio_weight=aw)
+        for pen, vw, cw, aw, ms in itertools.product((0.5, 0.6, 0.7), (0.5, 0.3), (0.3, 0.5), (0.0, 0.2, 0.4), (0, 6)):
+            so = SceneOptions(penalty=pen, visual_weight=vw, colour_weight=cw, audio_weight=aw, montage_min_shots=ms)
             rws = []
             for vid, truth, res in kept:
                 spans = [(s.start, s.end) for s in (res.opening, res.ending) if s is not None] or None
@@ -154,9 +154,9 @@ def main(argv=None) -> int:
                        "per_shot": {"scene_boundary_prob": sr.boundary_prob.tolist()}}
                 rws.append(score_episode(truth, doc))
             sm = summarize(rws)["scenes"]
-            grid.append((sm["f1"], sm["miou"], pen, vw, cw, aw, sm["ap"]))
+            grid.append((sm["f1"], sm["miou"], pen, vw, cw, aw, sm["ap"], ms))
         for g in sorted(grid, reverse=True)[:15]:
-            print(f"  F1 {g[0]:.3f} mIoU {g[1]:.3f} AP {g[6] if g[6] is None else round(g[6], 3)} penalty {g[2]} visual {g[3]} colour {g[4]} audio {g[5]}")
+            print(f"  F1 {g[0]:.3f} mIoU {g[1]:.3f} AP {g[6] if g[6] is None else round(g[6], 3)} penalty {g[2]} visual {g[3]} colour {g[4]} audio {g[5]} montage {g[7]}")
     if args.json:
         Path(args.json).write_text(json.dumps({"episodes": [{k: v for k, v in r.items() if k != "ap_items"} for r in rows],
                                                "summary": summary}, indent=1))

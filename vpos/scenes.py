@@ -34,14 +34,19 @@ class SceneOptions:
 
     n_scenes: int = 0  # > 0: exactly this many scenes (capped at the shot count); 0: see `count`
     count: str = "penalty"  # how the number is found when n_scenes is 0: "penalty" or "elbow" (of the OSG cost curve)
-    penalty: float = 0.35  # OSG cost of one more scene (in normalised-distance units)
+    # Tuned on two shows of the benchmark corpus (kaze-nikki e02/e06, mori-tabi e04; bench/scenes_eval.py --grid).
+    penalty: float = 0.6  # OSG cost of one more scene (in normalised-distance units)
     visual_weight: float = 0.5
-    colour_weight: float = 0.3
-    audio_weight: float = 0.2
+    colour_weight: float = 0.5
+    audio_weight: float = 0.0  # audio continuity (mean log-mel per shot); 0.2-0.4 scored no better on the tuning shows
     context: int = 2  # shots on each side the boundary probability compares
     prob_center: float = 0.18  # local contrast at which the boundary probability is 0.5
     prob_scale: float = 0.06
     keep_sequences: bool = True  # shots of a detected opening/ending form one scene
+    # When no opening/ending was detected (short clips, other formats): a run of at least
+    # montage_min_shots shots each shorter than montage_shot_seconds is a montage, one scene (0: off).
+    montage_shot_seconds: float = 2.5
+    montage_min_shots: int = 6
 
     def validate(self) -> None:
         if self.n_scenes < 0:
@@ -374,6 +379,25 @@ def sequence_constraints(shots: list[Shot], spans: list[tuple[float, float]]) ->
     return allowed
 
 
+def montage_runs(shots: list[Shot], max_seconds: float, min_shots: int) -> list[tuple[int, int]]:
+    """(first, last) shot index of every run of at least `min_shots` consecutive shots each shorter
+    than `max_seconds`: a montage (an opening's or a trailer's rapid cutting, an action burst),
+    which is one scene however unlike its shots look."""
+    runs = []
+    if min_shots <= 0:
+        return runs
+    start = None
+    for i, s in enumerate(list(shots) + [None]):
+        short = s is not None and (s.end_time - s.start_time) < max_seconds
+        if short and start is None:
+            start = i
+        elif not short and start is not None:
+            if i - start >= min_shots:
+                runs.append((start, i - 1))
+            start = None
+    return runs
+
+
 def scenes_from_starts(shots: list[Shot], starts: list[int]) -> list[Scene]:
     bounds = list(starts) + [len(shots)]
     out = []
@@ -418,6 +442,11 @@ def _segment_scenes(features, shots, sample_rate, options, sequences) -> SceneRe
     desc = shot_descriptors(features, shots, sample_rate)
     dist = shot_distances(desc, options)
     allowed = sequence_constraints(shots, sequences) if (sequences and options.keep_sequences) else None
+    runs = [] if sequences else montage_runs(shots, options.montage_shot_seconds, options.montage_min_shots)
+    if runs:
+        allowed = np.ones(len(shots), bool) if allowed is None else allowed
+        for a, b in runs:
+            allowed[a + 1 : b + 1] = False
     elbow = 0
     if options.n_scenes > 0:
         starts = osg_fixed(dist, options.n_scenes, allowed)
