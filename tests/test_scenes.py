@@ -99,8 +99,8 @@ def scene_clip(tmp_path_factory):
     d = tmp_path_factory.mktemp("scenes")
     shots = []
     for place in (101, 202, 303):
-        shots += [ShotSpec(frames=40, seed=place, motion="zoom"), ShotSpec(frames=35, seed=place, motion="zoom")]
-    audio = [AudioSpec("tone", 3.0), AudioSpec("noise", 3.0), AudioSpec("music", 3.0)]
+        shots += [ShotSpec(frames=70, seed=place, motion="zoom"), ShotSpec(frames=80, seed=place, motion="zoom")]
+    audio = [AudioSpec("tone", 6.0), AudioSpec("noise", 6.0), AudioSpec("music", 6.0)]
     truth = render_clip(d / "places.mp4", shots, audio, fps=25, size=(192, 108))
     return d / "places.mp4", truth
 
@@ -117,17 +117,17 @@ def test_analyze_json_has_scenes(scene_clip, scene_cache):
     res = analyze(path, AnalysisOptions(extractors=("visual", "audio", "shots", "colour"), oped=False, cache_dir=scene_cache))
     doc = json.loads(res.to_json())
     cuts = [s["start_frame"] for s in doc["shots"][1:]]
-    assert set(cuts) <= set(truth.cuts) and {75, 150} <= set(cuts)  # the cuts between places are found
+    assert set(cuts) <= set(truth.cuts) and {150, 300} <= set(cuts)  # the cuts between places are found
     scenes = doc["scenes"]
-    assert [s["start_frame"] for s in scenes] == [0, 75, 150]
+    assert [s["start_frame"] for s in scenes] == [0, 150, 300]
     assert sum((s["shots"] for s in scenes), []) == list(range(len(doc["shots"])))
     assert set(scenes[0]) == {"index", "shots", "start_frame", "end_frame", "start_time", "end_time"}
-    assert [s["end_frame"] for s in scenes] == [74, 149, truth.frame_count - 1]
-    assert scenes[1]["start_time"] == pytest.approx(75 / 25, abs=1e-3)
+    assert [s["end_frame"] for s in scenes] == [149, 299, truth.frame_count - 1]
+    assert scenes[1]["start_time"] == pytest.approx(150 / 25, abs=1e-3)
     assert doc["counts"] == {"shots": len(doc["shots"]), "scenes": 3}
     probs = doc["per_shot"]["scene_boundary_prob"]
     assert len(probs) == len(doc["shots"]) and probs[0] == 1.0
-    starts = [i for i, s in enumerate(doc["shots"]) if s["start_frame"] in (75, 150)]
+    starts = [i for i, s in enumerate(doc["shots"]) if s["start_frame"] in (150, 300)]
     others = [p for i, p in enumerate(probs) if i and i not in starts]
     assert min(probs[i] for i in starts) > max(others)
     assert "scenes" in doc["timings"]
@@ -139,7 +139,7 @@ def test_save_scene_clips_frame_exact(scene_clip, tmp_path):
     from vpos.scene_clips import save_scene_clips
 
     path, truth = scene_clip
-    scenes = [{"start_frame": 0, "end_frame": 74}, {"start_frame": 75, "end_frame": 149}, {"start_frame": 150, "end_frame": 224}]
+    scenes = [{"start_frame": 0, "end_frame": 149}, {"start_frame": 150, "end_frame": 299}, {"start_frame": 300, "end_frame": 449}]
     written = save_scene_clips(path, scenes, tmp_path / "out", stem="my show: ep/1.mp4")
     assert [p.name for p in written] == ["my_show_ep_1-scene-001.mp4", "my_show_ep_1-scene-002.mp4", "my_show_ep_1-scene-003.mp4"]
 
@@ -206,7 +206,7 @@ def test_app_scene_strip_table_and_zip(scene_clip, scene_cache, tmp_path, monkey
     monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path / "app-out")
     fig, table = app.scene_views(str(path), str(json_path))
     assert len(fig.layout.images) == len(res.scenes) == len(table) == 3
-    assert list(table["start frame"]) == [0, 75, 150]
+    assert list(table["start frame"]) == [0, 150, 300]
     assert all(img.source.startswith("data:image/png;base64,") for img in fig.layout.images)
     zpath = app.scene_clips_zip(str(path), str(json_path))
     assert zipfile.ZipFile(zpath).namelist() == ["places-scene-001.mp4", "places-scene-002.mp4", "places-scene-003.mp4"]
@@ -225,3 +225,15 @@ def test_weak_transition_right_after_a_cut_is_a_flash():
     starts = [a for a, _ in shots_from_predictions(prob, 0.5, min_shot=9)]
     assert starts == [0, 51, 121, 126]
     assert [a for a, _ in shots_from_predictions(prob, 0.5)] == [0, 51, 55, 121, 126]  # off by default
+
+
+def test_montage_runs_are_one_scene_without_a_detected_opening():
+    from vpos.scenes import montage_runs
+
+    lengths = [4.0, 1.0, 0.5, 1.2, 0.8, 0.6, 1.1, 5.0, 1.0, 1.0, 6.0]  # shots 1..6: a montage of six
+    shots, t = [], 0.0
+    for i, d in enumerate(lengths):
+        shots.append(Shot(i, int(t * 25), int((t + d) * 25) - 1, t, t + d))
+        t += d
+    assert montage_runs(shots, 2.5, 6) == [(1, 6)]
+    assert montage_runs(shots, 2.5, 0) == [] and montage_runs(shots, 0.9, 6) == []
