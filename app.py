@@ -124,7 +124,7 @@ def analyze_video(
     sample_rate: float = 1.0,
     device: str = "auto",
     extractors: list[str] | None = None,
-    shot_threshold: float = 0.5,
+    shot_threshold: float = 0.45,
     progress: gr.Progress = gr.Progress(),
 ):
     """Analyse one uploaded video: summary markdown, timeline figure, shots table, JSON and CSV files."""
@@ -236,7 +236,7 @@ def build_demo() -> gr.Blocks:
                     )
                     sample_rate = gr.Slider(0.25, 4.0, value=1.0, step=0.25, label="Analysis rate (samples per second)",
                                             info="how often the visual, text and audio signals are sampled")
-                    shot_threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Shot threshold",
+                    shot_threshold = gr.Slider(0.05, 0.95, value=0.45, step=0.05, label="Shot threshold",
                                                info="transition probability above which a frame starts a new shot")
                     device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device",
                                       info="auto uses a CUDA GPU when there is one")

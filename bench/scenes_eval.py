@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="folder for the prediction JSONs")
     ap.add_argument("--no-oped", action="store_true", help="do not keep detected openings/endings as one scene")
     ap.add_argument("--penalty", type=float, default=SceneOptions.penalty)
-    ap.add_argument("--shot-threshold", type=float, default=0.5)
+    ap.add_argument("--shot-threshold", type=float, default=AnalysisOptions.shot_threshold)
     ap.add_argument("--grid", action="store_true", help="also sweep scene options on the same features")
     ap.add_argument("--json", default=None, help="write the summary here")
     args = ap.parse_args(argv)

@@ -82,8 +82,8 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=0, help="inference batch size; 0 picks 16 on CPU, 64 on GPU")
     g.add_argument("--extractors", type=_extractor_list, default=ALL_EXTRACTORS, metavar="LIST",
                    help=f"comma-separated extractors to run (default: {','.join(ALL_EXTRACTORS)})")
-    g.add_argument("--shot-threshold", type=float, default=0.5,
-                   help="TransNetV2 probability above which a frame is a shot transition (default: 0.5)")
+    g.add_argument("--shot-threshold", type=float, default=0.45,
+                   help="TransNetV2 probability above which a frame is a shot transition (default: 0.45)")
     g.add_argument("--shot-min-seconds", type=float, default=0.3, metavar="S",
                    help="a weak transition (probability < 0.8) this close to the previous one is a flash, not a cut (default: 0.3)")
     g.add_argument("--no-hard-cuts", action="store_true",

@@ -34,7 +34,7 @@ class AnalysisOptions:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     batch_size: int = 0  # 0: 16 on CPU, 64 on GPU
     extractors: tuple[str, ...] = ALL_EXTRACTORS
-    shot_threshold: float = 0.5
+    shot_threshold: float = 0.45  # 0.45 and 0.5 tie on the tuning shows (bench/scenes_eval.py); 0.45 keeps more weak fades and dissolves
     shot_min_seconds: float = 0.3  # a weak transition closer than this to the previous one is a flash (see shots_from_predictions)
     shot_hard_cuts: bool = True  # also cut where the pixel changes alone show a hard cut (see extractors/shots.hard_cut_frames)
     shot_gate: bool = True  # skip TransNetV2 on windows where no pixel changes (see extractors/shots.py)
