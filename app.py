@@ -36,8 +36,11 @@ from vpos.exports import EXPORTS  # noqa: E402
 from vpos.pipeline import ALL_EXTRACTORS  # noqa: E402
 from vpos.plots import (  # noqa: E402
     SEASON_COLUMNS,
+    SCENE_COLUMNS,
     SHOT_COLUMNS,
     format_time,
+    scene_strip_figure,
+    scenes_table,
     season_figure,
     season_table,
     shots_table,
@@ -134,7 +137,7 @@ def analyze_video(
     sample_rate: float = 1.0,
     device: str = "auto",
     extractors: list[str] | None = None,
-    shot_threshold: float = 0.5,
+    shot_threshold: float = 0.45,
     progress: gr.Progress = gr.Progress(),
 ):
     """Analyse one uploaded video: summary markdown, timeline figure, shots table, JSON and CSV files."""
@@ -323,6 +326,51 @@ def find_characters(video: str | None, *rows, progress: gr.Progress = gr.Progres
     return "\n".join(lines), characters_timeline_figure(doc, title=""), screen_time_figure(doc, title=""), str(out)
 
 
+def _read_result(json_path: str | None) -> dict | None:
+    if not json_path:
+        return None
+    try:
+        return json.loads(Path(json_path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def scene_views(video: str | None, json_path: str | None, progress: gr.Progress = gr.Progress()):
+    """The scene strip (a thumbnail per scene along the timeline, shots marked) and the scenes table
+    of the result just written."""
+    from vpos.scene_clips import scene_thumbnails
+
+    doc = _read_result(json_path)
+    if not doc or not doc.get("scenes") or not video:
+        return scene_strip_figure(doc or {}), pd.DataFrame(columns=SCENE_COLUMNS)
+    try:
+        thumbs = scene_thumbnails(video, doc["scenes"], progress=lambda stage, done, total: progress(
+            (done / total) if total else 0.0, desc=stage))
+    except vpos.VposError as e:
+        log.info("no scene thumbnails: %s", e)
+        thumbs = None
+    return scene_strip_figure(doc, thumbs), pd.DataFrame(scenes_table(doc), columns=SCENE_COLUMNS)
+
+
+def scene_clips_zip(video: str | None, json_path: str | None, progress: gr.Progress = gr.Progress()) -> str:
+    """Every scene of the last result as its own frame-exact clip, in one zip."""
+    from vpos.scene_clips import save_scene_clips, zip_scene_clips
+
+    doc = _read_result(json_path)
+    if not video or not doc:
+        raise _user_error("Analyze a video first.")
+    if not doc.get("scenes"):
+        raise _user_error("This result has no scenes (keep the shots extractor on).")
+    stem = Path(str(doc.get("video", {}).get("path") or video)).stem
+    out = _new_output_dir()
+    try:
+        paths = save_scene_clips(video, doc["scenes"], out / "clips", stem=stem, progress=lambda stage, done, total: progress(
+            (done / total) if total else 0.0, desc=stage))
+    except vpos.VposError as e:
+        raise _user_error(str(e)) from None
+    return str(zip_scene_clips(paths, out / f"{Path(paths[0]).name.rsplit('-scene-', 1)[0]}.scenes.zip"))
+
+
 def _example_clips() -> list[list[str]]:
     if not EXAMPLES_DIR.is_dir():
         return []
@@ -345,11 +393,11 @@ def build_demo() -> gr.Blocks:
                     with gr.Accordion("Options", open=True):
                         extractors = gr.CheckboxGroup(
                             choices=list(ALL_EXTRACTORS), value=list(ALL_EXTRACTORS), label="Extractors",
-                            info="visual: image embeddings; audio: loudness, speech, silence; text: on-screen text; shots: cuts",
+                            info="visual: image embeddings; audio: loudness, speech, silence; text: on-screen text; shots: cuts; colour: per-frame colour (scenes)",
                         )
                         sample_rate = gr.Slider(0.25, 4.0, value=1.0, step=0.25, label="Analysis rate (samples per second)",
                                                 info="how often the visual, text and audio signals are sampled")
-                        shot_threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Shot threshold",
+                        shot_threshold = gr.Slider(0.05, 0.95, value=0.45, step=0.05, label="Shot threshold",
                                                    info="transition probability above which a frame starts a new shot")
                         device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device",
                                           info="auto uses a CUDA GPU when there is one")
@@ -366,6 +414,17 @@ def build_demo() -> gr.Blocks:
             tags_plot = gr.Plot(label="Tags over time (per second; lines: cuts, red: scenes)", elem_id="tags-timeline")
             shots = gr.Dataframe(headers=SHOT_COLUMNS, label="Shots", interactive=False, wrap=False, max_height=420,
                                  elem_id="shots-table")
+
+            with gr.Group(elem_id="scenes-box"):
+                scene_strip = gr.Plot(label="Scenes (a thumbnail per scene; ticks below: shot cuts; zoom to see short scenes)",
+                                      elem_id="scene-strip")
+                scenes = gr.Dataframe(headers=SCENE_COLUMNS, label="Scenes", interactive=False, wrap=False, max_height=320,
+                                      elem_id="scenes-table")
+                with gr.Row():
+                    clips_button = gr.Button("Write scene clips (zip)", elem_id="scene-clips-button")
+                    clips_file = gr.File(label="Scene clips (one MP4 per scene, cut on the exact frames)", interactive=False,
+                                         elem_id="scene-clips")
+            clips_button.click(scene_clips_zip, inputs=[video, json_file], outputs=[clips_file], api_name="scene_clips")
 
             with gr.Accordion("Characters: who is on screen when", open=False):
                 gr.Markdown("Give each character a name and 1-5 images in which it is alone on screen (screenshots "
@@ -384,8 +443,10 @@ def build_demo() -> gr.Blocks:
                               outputs=[char_summary, char_timeline, char_bars, char_csv], api_name="characters")
 
             outputs = [summary, timeline, shots, json_file, csv_file, segments, exports_file, tags_plot]
+            analyze_button.click(lambda: (None, pd.DataFrame(columns=SCENE_COLUMNS), None), outputs=[scene_strip, scenes, clips_file],
+                                 queue=False, show_progress="hidden", api_visibility="private")
             # Clear the previous video's results first, so a failed run never leaves them looking current.
-            analyze_button.click(
+            analysis = analyze_button.click(
                 lambda: ("", None, pd.DataFrame(columns=SHOT_COLUMNS), None, None, pd.DataFrame(columns=SEGMENT_COLUMNS), None, None),
                 outputs=outputs, queue=False, show_progress="hidden", api_visibility="private",
             ).then(
@@ -397,6 +458,7 @@ def build_demo() -> gr.Blocks:
                 # box, not the same bar in all five outputs.
                 show_progress_on=[summary, timeline],
             )
+            analysis.success(scene_views, inputs=[video, json_file], outputs=[scene_strip, scenes], api_visibility="private")
         with gr.Tab("Season", id="season"):
             _season_tab()
     # One analysis at a time: each one already uses every core (or the GPU); others wait in line.

@@ -12,6 +12,7 @@ from . import __version__
 from .errors import OptionsError, VposError
 from .media import Limits
 from .pipeline import ALL_EXTRACTORS, AnalysisOptions
+from .scenes import SceneOptions
 
 
 class ProgressPrinter:
@@ -83,8 +84,12 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=0, help="inference batch size; 0 picks 16 on CPU, 64 on GPU")
     g.add_argument("--extractors", type=_extractor_list, default=ALL_EXTRACTORS, metavar="LIST",
                    help=f"comma-separated extractors to run (default: {','.join(ALL_EXTRACTORS)})")
-    g.add_argument("--shot-threshold", type=float, default=0.5,
-                   help="TransNetV2 probability above which a frame is a shot transition (default: 0.5)")
+    g.add_argument("--shot-threshold", type=float, default=0.45,
+                   help="TransNetV2 probability above which a frame is a shot transition (default: 0.45)")
+    g.add_argument("--shot-min-seconds", type=float, default=0.3, metavar="S",
+                   help="a weak transition (probability < 0.8) this close to the previous one is a flash, not a cut (default: 0.3)")
+    g.add_argument("--no-hard-cuts", action="store_true",
+                   help="cut only where TransNetV2 says so (default: also where the pixel changes alone show a hard cut)")
     g.add_argument("--no-shot-gate", action="store_true",
                    help="run TransNetV2 on every window, also where no pixel changed (slower, same cuts on held frames)")
     g.add_argument("--shot-precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
@@ -112,6 +117,15 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tagger", default=None, metavar="PATH_OR_REPO",
                    help="tagger weights: a folder or a Hub repo id[@revision] "
                         "(default: $VPOS_TAGS_WEIGHTS, else the offline copy in weights/tags)")
+    sc = p.add_argument_group("scenes")
+    sc.add_argument("--no-scenes", action="store_true", help="do not group shots into scenes")
+    sc.add_argument("--n-scenes", type=int, default=0, metavar="N",
+                    help="split into exactly N scenes (default: 0, the number follows from --scene-penalty)")
+    sc.add_argument("--scene-count", choices=["penalty", "elbow"], default="penalty",
+                    help="how the number of scenes is found when --n-scenes is 0: a cost per scene (penalty, default) "
+                         "or the elbow of the grouping cost curve")
+    sc.add_argument("--scene-penalty", type=float, default=SceneOptions.penalty,
+                    help="cost of one more scene in the grouping; larger gives fewer, longer scenes (default: %(default)s)")
     c = p.add_argument_group("cache and limits")
     c.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
     c.add_argument("--cache-dir", default=None, help="feature cache folder (default: $VPOS_CACHE_DIR or ~/.cache/vpos/features)")
@@ -128,6 +142,8 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         batch_size=args.batch_size,
         extractors=args.extractors,
         shot_threshold=args.shot_threshold,
+        shot_min_seconds=args.shot_min_seconds,
+        shot_hard_cuts=not args.no_hard_cuts,
         shot_gate=not args.no_shot_gate,
         shot_precision=args.shot_precision,
         text_detect_width=args.text_width,
@@ -143,6 +159,8 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         discover_characters=getattr(args, "discover_characters", False),
         tags=args.tags,
         tagger=args.tagger,
+        scenes=not args.no_scenes,
+        scene_options=SceneOptions(n_scenes=args.n_scenes, count=args.scene_count, penalty=args.scene_penalty),
     )
 
 
@@ -168,6 +186,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             f"{info.frame_count} frames, audio: {'yes' if info.has_audio else 'no'}\n"
         )
         err.write(f"shots: {len(result.shots) if result.shots is not None else 'not computed'}\n")
+        err.write(f"scenes: {len(result.scenes) if result.scenes is not None else 'not computed'}\n")
         for w in result.warnings:
             err.write(f"warning: {w}\n")
         total = result.timings.get("total", 0.0)
@@ -191,7 +210,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if not result.characters:
             raise OptionsError("--characters-csv needs character references (--characters DIR)")
         Path(args.characters_csv).write_text(intervals_csv(result.characters))
+    if getattr(args, "save_scenes", None):
+        _save_scenes(result, args)
     return 0
+
+
+def _save_scenes(result, args: argparse.Namespace) -> None:
+    from .scene_clips import save_scene_clips
+
+    if not result.scenes:
+        raise VposError("--save-scenes needs scenes: keep the shots extractor and do not pass --no-scenes")
+    printer = ProgressPrinter(enabled=not args.quiet)
+    try:
+        paths = save_scene_clips(args.video, result.scenes, args.save_scenes, stem=Path(args.video).stem, progress=printer)
+    finally:
+        printer.close()
+    if not args.quiet:
+        sys.stderr.write(f"wrote {len(paths)} scene clips to {args.save_scenes}\n")
 
 
 def _write_exports(result_doc: dict, out_dir: str, stem: str) -> None:
@@ -369,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument("--exports", metavar="DIR", help="also write chapters (WebVTT, FFmetadata, Matroska XML), a Kodi/mpv EDL and a per-second CSV here")
     p.add_argument("--characters-csv", metavar="OUT", help="write the character intervals as CSV (character,start,end,duration)")
+    p.add_argument("--save-scenes", metavar="DIR",
+                   help="also write every scene as its own clip <video>-scene-001.mp4, ... here (re-encoded H.264/AAC, cut on the exact frames)")
     add_analysis_options(p)
     p.set_defaults(func=cmd_analyze)
 

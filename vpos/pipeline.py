@@ -19,10 +19,11 @@ from .errors import ModelLoadError, OptionsError
 from .extractors.base import AUDIO, FRAMES, SAMPLES, Extractor, FeatureSet, RunContext
 from .media import DecodePlan, DecodeReport, Limits, VideoInfo, decode, probe
 from .result import Analysis, Shot
+from .scenes import SceneOptions
 
 ProgressCallback = Callable[[str, float, float], None]
 
-ALL_EXTRACTORS = ("visual", "audio", "text", "shots")
+ALL_EXTRACTORS = ("visual", "audio", "text", "shots", "colour")
 OPTIONAL_EXTRACTORS = ("characters",)  # run when asked for (or when character references are given)
 
 
@@ -34,7 +35,9 @@ class AnalysisOptions:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     batch_size: int = 0  # 0: 16 on CPU, 64 on GPU
     extractors: tuple[str, ...] = ALL_EXTRACTORS
-    shot_threshold: float = 0.5
+    shot_threshold: float = 0.45  # 0.45 and 0.5 tie on the tuning shows (bench/scenes_eval.py); 0.45 keeps more weak fades and dissolves
+    shot_min_seconds: float = 0.3  # a weak transition closer than this to the previous one is a flash (see shots_from_predictions)
+    shot_hard_cuts: bool = True  # also cut where the pixel changes alone show a hard cut (see extractors/shots.hard_cut_frames)
     shot_gate: bool = True  # skip TransNetV2 on windows where no pixel changes (see extractors/shots.py)
     shot_precision: str = "auto"  # "auto" (bf16 on CPUs with native bf16, fp16 on CUDA), "fp32", "bf16", "fp16"
     text_detect_width: int = 0  # 0: the text extractor's default
@@ -51,6 +54,8 @@ class AnalysisOptions:
     discover_characters: bool = False  # without references: cluster the recurring characters (cluster_1, ...)
     tags: bool = True  # per-second/scene/video tags (needs the visual and audio features; text when present)
     tagger: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_TAGS_WEIGHTS or weights/tags
+    scenes: bool = True  # group shots into scenes (needs the shots extractor; see vpos/scenes.py)
+    scene_options: SceneOptions = field(default_factory=SceneOptions)
 
     def validate(self) -> None:
         if not (0.05 <= self.sample_rate <= 30):
@@ -64,6 +69,9 @@ class AnalysisOptions:
             raise OptionsError("batch_size must be >= 0")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise OptionsError(f"device must be auto, cpu or cuda[:N], got '{self.device}'")
+        if self.shot_min_seconds < 0:
+            raise OptionsError(f"shot_min_seconds must be >= 0, got {self.shot_min_seconds}")
+        self.scene_options.validate()
 
     def resolved_device(self) -> str:
         import torch
@@ -106,6 +114,10 @@ def build_extractor(name: str, options: AnalysisOptions) -> Extractor:
         from .extractors.characters import CharacterExtractor
 
         return CharacterExtractor(weights=options.character_weights)
+    if name == "colour":
+        from .extractors.colour import ColourExtractor
+
+        return ColourExtractor()
     raise OptionsError(f"unknown extractor '{name}'")
 
 
@@ -223,12 +235,18 @@ def _fit_samples(fs: FeatureSet, n: int) -> None:
             fs.arrays[k] = np.concatenate([a, pad])
 
 
-def build_shots(shot_fs: FeatureSet, fps: float, threshold: float) -> list[Shot]:
-    from .extractors.shots import shots_from_predictions
+def build_shots(shot_fs: FeatureSet, fps: float, threshold: float, min_seconds: float = 0.0, hard_cuts: bool = False) -> list[Shot]:
+    from .extractors.shots import hard_cut_frames, shots_from_predictions
 
     prob = shot_fs["single"]
     times = shot_fs["frame_times"]
-    spans = shots_from_predictions(prob, threshold)
+    if hard_cuts and "change_short" in shot_fs and len(prob):
+        # A hard cut at frame c is a transition frame c - 1 (the boundary goes after the peak).
+        idx = hard_cut_frames(shot_fs["change_short"], shot_fs["change_long"])
+        idx = idx[idx - 1 < len(prob)]
+        prob = prob.copy()
+        prob[idx - 1] = np.maximum(prob[idx - 1], min(threshold + 0.01, 0.99))
+    spans = shots_from_predictions(prob, threshold, min_shot=max(1, int(round(min_seconds * fps))))
     shots = []
     n = len(times)
     for i, (a, b) in enumerate(spans):
@@ -310,6 +328,15 @@ def tag_video_stage(features, n: int, path, options: AnalysisOptions, warnings: 
         warnings.append(f"tags not computed: {e}")
         return None
 
+def detect_scenes(features, shots: list[Shot], options: AnalysisOptions, oped_result=None):
+    """Shots grouped into scenes; a detected opening or ending stays one scene."""
+    from .scenes import segment_scenes
+
+    spans = None
+    if oped_result is not None:
+        spans = [(s.start, s.end) for s in (oped_result.opening, oped_result.ending) if s is not None]
+    return segment_scenes(features, shots, options.sample_rate, options.scene_options, spans)
+
 
 def analyze(
     path: str | os.PathLike,
@@ -364,7 +391,7 @@ def analyze(
             info.duration = round(decoded, 4)
 
     t = time.perf_counter()
-    shots = build_shots(features["shots"], info.fps, options.shot_threshold) if "shots" in features else None
+    shots = build_shots(features["shots"], info.fps, options.shot_threshold, options.shot_min_seconds, options.shot_hard_cuts) if "shots" in features else None
     per_second = per_second_signals(features, n_samples, options.sample_rate)
     timings["assemble"] = time.perf_counter() - t
 
@@ -409,6 +436,15 @@ def analyze(
         tags_result = tag_video_stage(features, n_samples, path, options, warnings)
         progress("tags", 1, 1)
         timings["tags"] = time.perf_counter() - t
+    scene_result = None
+    if options.scenes and shots and not ({"visual", "colour"} & set(features)):
+        warnings.append("scenes not computed: they need the visual or colour extractor besides shots")
+    elif options.scenes and shots:
+        t = time.perf_counter()
+        progress("scenes", 0, 1)
+        scene_result = detect_scenes(features, shots, options, oped_result)
+        progress("scenes", 1, 1)
+        timings["scenes"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     opts = options.to_dict()
@@ -433,6 +469,9 @@ def analyze(
         result.opening = oped_result.opening
         result.ending = oped_result.ending
         result.segments = oped_result.segments
+    if scene_result is not None:
+        result.scenes = scene_result.to_list()
+        result.per_shot = {"scene_boundary_prob": [round(float(p), 4) for p in scene_result.boundary_prob]}
     if characters_result is not None:
         result.characters = characters_result.to_dict()
     elif discovered is not None:

@@ -567,3 +567,92 @@ def tags_figure(doc: dict, title: str | None = None) -> go.Figure | None:
         xaxis=dict(title="time (s)"), yaxis=dict(autorange="reversed"),
     )
     return fig
+
+# ------------------------------------------------------------------------------------------ scenes
+
+SCENE_COLUMNS = ["scene", "shots", "first shot", "last shot", "start frame", "end frame", "start", "end", "duration (s)"]
+
+
+def scenes_table(doc: dict) -> list[dict]:
+    """One row per scene, keyed by `SCENE_COLUMNS` (times as mm:ss.mmm, durations in seconds)."""
+    rows = []
+    for s in doc.get("scenes") or []:
+        start, end = float(s["start_time"]), float(s["end_time"])
+        shots = list(s.get("shots") or [])
+        rows.append({
+            "scene": int(s["index"]),
+            "shots": len(shots),
+            "first shot": shots[0] if shots else None,
+            "last shot": shots[-1] if shots else None,
+            "start frame": int(s["start_frame"]),
+            "end frame": int(s["end_frame"]),
+            "start": format_time(start, millis=True),
+            "end": format_time(end, millis=True),
+            "duration (s)": round(end - start, 3),
+        })
+    return rows
+
+
+def _png_data_uri(image) -> str:
+    import base64
+
+    import cv2
+    import numpy as np
+
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
+    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
+
+
+def scene_strip_figure(doc: dict, thumbnails: Sequence[Any] | None = None) -> go.Figure:
+    """The scenes along the timeline: one thumbnail per scene (RGB arrays, e.g. from
+    `vpos.scene_clips.scene_thumbnails`) filling the scene's time span, scene boundaries as bold
+    lines and every shot cut as a thin tick under the strip. Zoom along time to see the
+    thumbnails of short scenes."""
+    scenes = [s for s in (doc.get("scenes") or []) if _span(s)]
+    fig = go.Figure()
+    if not scenes:
+        fig.add_annotation(text="no scenes in this result (the shots extractor and the scenes stage make them)",
+                           showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        fig.update_layout(height=160, xaxis_visible=False, yaxis_visible=False, template="plotly_white")
+        return fig
+    duration = _duration(doc)
+    spans = [_span(s) for s in scenes]
+    # Alternating bands behind the thumbnails keep every scene visible before the images load.
+    for parity in (0, 1):
+        picked = [(i, s) for i, s in enumerate(scenes) if i % 2 == parity]
+        if picked:
+            fig.add_trace(_bands_trace([spans[i] for i, _ in picked], 0.15, 1.0, SCENE_COLORS[parity], "scenes",
+                                       [_scene_hover(s, spans[i]) for i, s in picked], showlegend=False))
+    images = []
+    for i, (a, b) in enumerate(spans):
+        if thumbnails is not None and i < len(thumbnails) and thumbnails[i] is not None:
+            images.append(dict(source=_png_data_uri(thumbnails[i]), xref="x", yref="y", x=a, y=1.0, sizex=b - a, sizey=0.85,
+                               sizing="contain", xanchor="left", yanchor="top", layer="above"))
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for a, _ in spans[1:]:
+        xs += [a, a, None]
+        ys += [0.0, 1.0, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(20,20,20,0.9)", width=2),
+                             name=f"scene boundaries ({len(scenes) - 1})", hoverinfo="skip"))
+    cuts = _cut_times(doc)
+    if cuts:
+        fig.add_trace(_cuts_trace(cuts, 0.0, 0.12))
+    # Scene number and span on hover anywhere over the strip.
+    fig.add_trace(go.Scatter(x=[(a + b) / 2 for a, b in spans], y=[0.57] * len(spans), mode="markers",
+                             marker=dict(size=14, opacity=0), text=[_scene_hover(s, sp) for s, sp in zip(scenes, spans)],
+                             hovertemplate="%{text}<extra></extra>", showlegend=False))
+    tickvals, ticktext = _time_ticks(duration)
+    fig.update_xaxes(range=[0, max(duration, 1.0)], tickvals=tickvals, ticktext=ticktext, title_text="time (mm:ss)",
+                     showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[0, 1], fixedrange=True, showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_layout(images=images, height=230, margin=dict(l=20, r=20, t=40, b=50), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0, font=dict(size=11)),
+                      dragmode="zoom", hovermode="closest")
+    return fig
+
+
+def _scene_hover(scene: dict, span: tuple[float, float]) -> str:
+    shots = list(scene.get("shots") or [])
+    which = f"shots {shots[0]}–{shots[-1]}" if len(shots) > 1 else (f"shot {shots[0]}" if shots else "")
+    return f"scene {scene.get('index')}: {format_time(span[0])}–{format_time(span[1])} ({which})"

@@ -57,6 +57,8 @@ class Analysis:
     scenes: list[dict] | None = None
     characters: dict | None = None
     tags: dict | None = None
+    # Per-shot signals aligned with `shots` (e.g. scene_boundary_prob); None when no stage made any.
+    per_shot: dict[str, list] | None = None
     # Raw per-extractor features (not serialised): later stages and tools read these.
     features: dict[str, FeatureSet] = field(default_factory=dict, repr=False)
 
@@ -94,6 +96,11 @@ class Analysis:
             "ending": asdict(self.ending) if self.ending else None,
             "segments": [asdict(s) for s in self.segments] if self.segments is not None else None,
             "scenes": self.scenes,
+            "per_shot": {k: _clean_list(v) for k, v in self.per_shot.items()} if self.per_shot is not None else None,
+            "counts": {
+                "shots": len(self.shots) if self.shots is not None else None,
+                "scenes": len(self.scenes) if self.scenes is not None else None,
+            },
             "characters": self.characters,
             "tags": self.tags,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
