@@ -18,8 +18,9 @@ from .scenes import SceneOptions
 class ProgressPrinter:
     """One progress bar per stage on stderr; the pipeline's `(stage, done, total)` callback."""
 
-    def __init__(self, stream=sys.stderr, enabled: bool = True):
-        self.stream = stream
+    def __init__(self, stream=None, enabled: bool = True):
+        # sys.stderr as it is now, not as it was at import (a redirected stream may be gone by then)
+        self.stream = stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.stage = None
         self.t0 = time.perf_counter()
@@ -262,7 +263,8 @@ class LibraryProgress:
     """One bar over the library's episodes with an ETA from the rate of this run's analyses
     (episodes already current settle at once and do not count towards the rate)."""
 
-    def __init__(self, stream=sys.stderr, enabled: bool = True):
+    def __init__(self, stream=None, enabled: bool = True):
+        stream = stream if stream is not None else sys.stderr  # the current stderr, not the one at import
         self.stream, self.enabled = stream, enabled
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.base = None
