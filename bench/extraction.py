@@ -106,7 +106,9 @@ def main(argv=None):
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--extractors", default="visual,audio,text,shots")
+    from vpos.pipeline import ALL_EXTRACTORS
+
+    ap.add_argument("--extractors", default=",".join(ALL_EXTRACTORS), help="default: the default profile's extractors")
     ap.add_argument("--compare-gate", action="store_true", help="also time TransNetV2 without the change gate")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args(argv)
