@@ -64,6 +64,26 @@ class References:
 
 # --- reading references -------------------------------------------------------------------------
 
+
+def _connected_cells(cells: dict) -> list[list]:
+    """4-connected groups of grid cells: `cells` maps (row, col) -> a value; returns the values of
+    each group, in the order the cells were given (one region of a frame = one group)."""
+    seen, groups = set(), []
+    for start in cells:
+        if start in seen:
+            continue
+        stack, comp = [start], []
+        seen.add(start)
+        while stack:
+            r, c = stack.pop()
+            comp.append(cells[(r, c)])
+            for nb in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                if nb in cells and nb not in seen:
+                    seen.add(nb)
+                    stack.append(nb)
+        groups.append(comp)
+    return groups
+
 def _read_image(path: str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
@@ -332,19 +352,7 @@ def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
         cells = desc[f][sel].astype(np.float32)
         sims = np.stack([(cells @ b.T).max(1) if len(b) else np.zeros(len(cells), np.float32) for b in banks], 1)
         where = {(int(pos[f, i, 0]), int(pos[f, i, 1])): j for j, i in enumerate(sel)}
-        seen = set()
-        for start in where:
-            if start in seen:
-                continue
-            stack, comp = [start], []
-            seen.add(start)
-            while stack:
-                r, c = stack.pop()
-                comp.append(where[(r, c)])
-                for nb in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
-                    if nb in where and nb not in seen:
-                        seen.add(nb)
-                        stack.append(nb)
+        for comp in _connected_cells(where):
             score = sims[comp].mean(0)
             k = int(score.argmax())
             out[f, k] = max(out[f, k], float(score[k]))
@@ -462,19 +470,8 @@ def cell_components(obj: np.ndarray, pos: np.ndarray, emb: np.ndarray, threshold
     if len(sel) == 0:
         return []
     cells = {(int(pos[i, 0]), int(pos[i, 1])): i for i in sel}
-    seen, out = set(), []
-    for start in cells:
-        if start in seen:
-            continue
-        stack, comp = [start], []
-        seen.add(start)
-        while stack:
-            r, c = stack.pop()
-            comp.append(cells[(r, c)])
-            for nb in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
-                if nb in cells and nb not in seen:
-                    seen.add(nb)
-                    stack.append(nb)
+    out = []
+    for comp in _connected_cells(cells):
         if len(comp) < min_cells:
             continue
         w = obj[comp].astype(np.float32)[:, None]
