@@ -63,7 +63,8 @@ VIDEO_TYPES = [".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".ts", ".m2ts", 
 # results off the screen for nothing. The summary keeps some height so the progress bar shown in it
 # (right under the Analyze button, where the eye is) has room.
 CSS = """
-#result-json .empty, #result-csv .empty, #result-exports .empty, #season-zip .empty { min-height: 44px; height: 44px; }
+#result-json .empty, #result-csv .empty, #result-exports .empty, #season-zip .empty, #scene-clips .empty,
+#characters-csv .empty { min-height: 44px; height: 44px; }
 #result-json .empty .icon, #result-csv .empty .icon { display: none; }
 #summary { min-height: 110px; }
 """

@@ -197,7 +197,8 @@ def run_season(page, check: Check, out: Path, clips: list[Path], timeout_s: floa
     page.locator("#season-files input[type=file]").set_input_files([str(c) for c in clips])
     names = [c.name for c in clips]
     listed = lambda: " ".join(page.locator("#season-files").first.inner_text().split())  # noqa: E731
-    check(_wait(lambda: all(n in listed() for n in names), 30),
+    # Gradio shows each name as stem + extension in separate cells; the stems are what a person reads.
+    check(_wait(lambda: all(c.stem in listed() for c in clips), 30),
           f"the uploaded episodes are listed ({', '.join(names)})")
     _shot(page, out, "09-season-uploaded")
     page.get_by_role("button", name="Analyze season").click()
