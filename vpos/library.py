@@ -32,7 +32,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from typing import Any, Callable
 
 from .errors import OptionsError, VposError
 from .pipeline import AnalysisOptions
+from .result import atomic_write_text
 from .season import VIDEO_SUFFIXES
 
 STATE_DIR = ".vpos-library"
@@ -412,21 +412,6 @@ def analysis_fingerprint(options: AnalysisOptions) -> dict:
 
 def episode_key(content_hash: str, fingerprint: dict) -> str:
     return _digest({"content": content_hash, "analysis": fingerprint})
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _read_json(path: Path) -> dict | None:

@@ -345,19 +345,23 @@ def _add_structure(fig: go.Figure, row: int, segments, scenes, opening, ending) 
 # ------------------------------------------------------------------------------------------ tables
 
 
+def _frames_and_times(item: dict) -> dict:
+    """The table columns a shot and a scene share: frames, mm:ss.mmm times, duration."""
+    start, end = float(item["start_time"]), float(item["end_time"])
+    return {
+        "start frame": int(item["start_frame"]),
+        "end frame": int(item["end_frame"]),
+        "start": format_time(start, millis=True),
+        "end": format_time(end, millis=True),
+        "duration (s)": round(end - start, 3),
+    }
+
+
 def shots_table(doc: dict) -> list[dict]:
     """One row per shot, keyed by `SHOT_COLUMNS` (times as mm:ss.mmm, durations in seconds)."""
     rows = []
     for s in doc.get("shots") or []:
-        start, end = float(s["start_time"]), float(s["end_time"])
-        rows.append({
-            "shot": int(s["index"]),
-            "start frame": int(s["start_frame"]),
-            "end frame": int(s["end_frame"]),
-            "start": format_time(start, millis=True),
-            "end": format_time(end, millis=True),
-            "duration (s)": round(end - start, 3),
-        })
+        rows.append({"shot": int(s["index"]), **_frames_and_times(s)})
     return rows
 
 
@@ -577,18 +581,13 @@ def scenes_table(doc: dict) -> list[dict]:
     """One row per scene, keyed by `SCENE_COLUMNS` (times as mm:ss.mmm, durations in seconds)."""
     rows = []
     for s in doc.get("scenes") or []:
-        start, end = float(s["start_time"]), float(s["end_time"])
         shots = list(s.get("shots") or [])
         rows.append({
             "scene": int(s["index"]),
             "shots": len(shots),
             "first shot": shots[0] if shots else None,
             "last shot": shots[-1] if shots else None,
-            "start frame": int(s["start_frame"]),
-            "end frame": int(s["end_frame"]),
-            "start": format_time(start, millis=True),
-            "end": format_time(end, millis=True),
-            "duration (s)": round(end - start, 3),
+            **_frames_and_times(s),
         })
     return rows
 

@@ -115,16 +115,31 @@ class Analysis:
 
     def save(self, path) -> None:
         """Write the JSON document atomically (temp file + rename)."""
-        import os
-        import tempfile
         from pathlib import Path
 
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=p.parent)
+        atomic_write_text(Path(path), self.to_json())
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write text to a temp file beside `path`, then rename it over `path`: a reader (or a run
+    killed half-way) never sees a half-written file."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
-        os.replace(tmp, p)
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _clean_value(x):
