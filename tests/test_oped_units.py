@@ -221,3 +221,41 @@ def test_season_fusion_keeps_an_unrecognised_block_whole():
     rep[0:90] = 3
     _, _, segs = fuse(op, ed, rep, float(n), None, np.zeros(n, np.float32))
     assert segs["opening"] is not None and segs["opening"][0] <= 1 and segs["opening"][1] >= 89
+
+
+def test_season_fusion_trims_chance_matches_and_silence_at_block_edges():
+    """The ending repeats in all 5 other episodes; the pause and the line before it match only one."""
+    from vpos.season import fuse
+
+    n = 900
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    ed[800:890] = 0.8
+    ed[790:800] = np.linspace(0.12, 0.45, 10)  # the model's probability rising slowly into the song
+    rep = np.zeros(n, np.int32)
+    rep[790:890] = 5  # the song: every other episode has it from its very first second
+    rep[784:790] = 1  # a pause and a short line: one other episode happens to match them
+    silence = np.zeros(n, np.float32)
+    silence[786:790] = 1.0
+    _, _, segs = fuse(op, ed, rep, float(n), None, np.zeros(n, np.float32), silence)
+    assert segs["ending"] is not None and abs(segs["ending"][0] - 790) <= 1, segs
+    # Sharing-count trimming alone; silence alone: both keep the pause out of the song.
+    rep2 = rep.copy()
+    rep2[784:790] = 5
+    _, _, segs2 = fuse(op, ed, rep2, float(n), None, np.zeros(n, np.float32), silence)
+    assert segs2["ending"][0] >= 789, segs2
+
+
+def test_season_fusion_calls_the_opening_song_at_the_end_an_ending():
+    """A finale that plays the opening's song as its ending: the model says 'opening' twice."""
+    from vpos.season import fuse
+
+    n = 1400
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[60:150] = 0.9
+    op[1300:1390] = 0.85
+    rep = np.zeros(n, np.int32)
+    rep[60:150] = 4
+    rep[1300:1390] = 4
+    _, _, segs = fuse(op, ed, rep, float(n), None, np.zeros(n, np.float32))
+    assert segs["opening"] is not None and abs(segs["opening"][0] - 60) <= 1
+    assert segs["ending"] is not None and abs(segs["ending"][0] - 1300) <= 1 and abs(segs["ending"][1] - 1390) <= 1

@@ -108,16 +108,20 @@ def blocks(rep: np.ndarray, min_len: int = 15, max_gap: int = 3) -> list[Block]:
 # scene repeats too, but people talk in it).
 UNRECOGNISED_MAX_SPEECH = 0.35
 EDGE_SPEECH = 0.5
+EDGE_SILENCE = 0.5
+SEEN_P = 0.1
 
 
 def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None,
-         speech: np.ndarray | None = None):
+         speech: np.ndarray | None = None, silence: np.ndarray | None = None):
     """Fused per-second probabilities and segments of one episode of a season."""
     from .oped import LIMITS, segments_from_probs
 
     n = len(op_prob)
     speech = None if speech is None else np.nan_to_num(np.asarray(speech, np.float32), nan=0.0)
+    silence = None if silence is None else np.nan_to_num(np.asarray(silence, np.float32), nan=0.0)
     op, ed = op_prob.astype(np.float32).copy(), ed_prob.astype(np.float32).copy()
+    labelled = []
     for blk in blocks(rep[:n]):
         length = blk.end - blk.start
         mo, me = float(op_prob[blk.start : blk.end].mean()), float(ed_prob[blk.start : blk.end].mean())
@@ -129,15 +133,28 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
                 speech is None or float(speech[blk.start : blk.end].mean()) < UNRECOGNISED_MAX_SPEECH):
             # Unrecognised by the model: only a song-length block near either end of the episode.
             label = "opening" if centre < 0.35 else ("ending" if centre > 0.65 else None)
-        if label is None:
-            continue
+        if label is not None:
+            labelled.append((blk, label, centre))
+    # The opening's song played again at the end of an episode (a finale using the OP as its ED)
+    # sounds and looks like the opening, but it is that episode's ending; and the other way round.
+    for i, (blk, label, centre) in enumerate(labelled):
+        others = [c for b2, l2, c in labelled if b2 is not blk and l2 == label]
+        if label == "opening" and centre > 0.65 and any(c < 0.35 for c in others):
+            labelled[i] = (blk, "ending", centre)
+        elif label == "ending" and centre < 0.35 and any(c > 0.65 for c in others):
+            labelled[i] = (blk, "opening", centre)
+    for blk, label, centre in labelled:
         target = op if label == "opening" else ed
         other = ed if label == "opening" else op
         a, b = blk.start, blk.end
+        # Seconds shared with fewer than half of the episodes that share the block's core are a
+        # chance match at its edge (a pause, a line of dialogue, a re-used BGM cue), not the song.
+        strong = np.flatnonzero(rep[a:b] >= max(1, int(np.ceil(blk.partners / 2))))
+        a, b = a + int(strong[0]), a + int(strong[-1]) + 1
         # Repeated material can run on past the song (a recurring eyecatch or BGM cue next to it):
         # where the model sees the segment inside the block, keep the block only around what it sees.
-        seen = np.flatnonzero((op_prob if label == "opening" else ed_prob)[a:b] >= 0.2)
-        # ... but only where the model sees a song's length of it: a stray second above 0.2 in a
+        seen = np.flatnonzero((op_prob if label == "opening" else ed_prob)[a:b] >= SEEN_P)
+        # ... but only where the model sees a song's length of it: a stray second above SEEN_P in a
         # block the model does not recognise must not shrink the block to that second.
         if len(seen) and seen[-1] + 1 - seen[0] >= LIMITS["opening"][0]:
             a, b = a + int(seen[0]), a + int(seen[-1]) + 1
@@ -147,6 +164,12 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
             while b - a > LIMITS["opening"][0] and speech[a] >= EDGE_SPEECH:
                 a += 1
             while b - a > LIMITS["opening"][0] and speech[b - 1] >= EDGE_SPEECH:
+                b -= 1
+        if silence is not None:
+            # Silence repeats too (every episode pauses before its ending): a song is not silent.
+            while b - a > LIMITS["opening"][0] and silence[a] >= EDGE_SILENCE:
+                a += 1
+            while b - a > LIMITS["opening"][0] and silence[b - 1] >= EDGE_SILENCE:
                 b -= 1
         target[a:b] = np.maximum(target[a:b], 0.9)
         other[a:b] = np.minimum(other[a:b], 0.1)
@@ -166,7 +189,9 @@ def apply_season(analyses: list, reps: list[np.ndarray]) -> None:
         cut_times = np.array([s.start_time for s in a.shots[1:]]) if a.shots else None
         speech = ps.get("speech_cue")
         speech = np.array([np.nan if v is None else v for v in speech], np.float32) if speech is not None else None
-        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times, speech)
+        silence = ps.get("silence")
+        silence = np.array([np.nan if v is None else v for v in silence], np.float32) if silence is not None else None
+        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times, speech, silence)
         ps["op_prob"] = op.tolist()
         ps["ed_prob"] = ed.tolist()
         ps["repetition"] = np.minimum(rep[: len(op)], 9).astype(int).tolist()

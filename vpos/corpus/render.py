@@ -551,12 +551,16 @@ class AudioBank:
         src = seq.song.source
         if src[0] == "file":
             try:
-                x = M.cached_song_file(src[1], src[2] + secs + 1)
-                x = x[int(src[2] * SR):]
+                full = M.cached_song_file(src[1], src[2] + secs + 1)
+                if full.size < SR:
+                    raise M.MaterialError(f"{src[1]}: under a second of audio")
+                # A file shorter than the chosen offset would leave nothing to play (a silent song
+                # that the truth calls a song): the offset wraps around the file instead.
+                x = full[int(src[2] * SR) % full.size:]
                 self.used_files.add(src[1])
                 if x.size < secs * SR * 0.9:  # short file (loop it)
-                    reps = int(math.ceil(secs * SR / max(1, x.size)))
-                    x = np.tile(x, reps)
+                    reps = int(math.ceil(secs * SR / full.size))
+                    x = np.concatenate([x, np.tile(full, reps)])
             except M.MaterialError:
                 x = M.synth_song(key, secs)
         else:
