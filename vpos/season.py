@@ -112,6 +112,33 @@ EDGE_SILENCE = 0.5
 SEEN_P = 0.1
 
 
+EDGE_SPEECH_RUN = 3  # seconds: an announcer's line, not a sung or spoken-like second of a song
+EDGE_SPEECH_MARGIN = 0.2
+
+
+def _trim_spoken_edges(speech: np.ndarray, a: int, b: int, min_len: float) -> tuple[int, int]:
+    """Drop a sustained spoken stretch at either edge of [a, b): at least EDGE_SPEECH_RUN seconds
+    whose speech cue is above EDGE_SPEECH and clearly above the block's own typical level (the cue
+    reads 0.5 all through some songs, and a song's first second can read like a word)."""
+    typical = float(np.median(speech[a:b])) if b > a else 0.0
+
+    def edge_run(indices) -> int:
+        k = 0
+        for i in indices:
+            if speech[i] < EDGE_SPEECH:
+                break
+            k += 1
+        return k
+
+    k = edge_run(range(a, b))
+    if k >= EDGE_SPEECH_RUN and float(speech[a : a + k].mean()) >= typical + EDGE_SPEECH_MARGIN and b - (a + k) >= min_len:
+        a += k
+    k = edge_run(range(b - 1, a - 1, -1))
+    if k >= EDGE_SPEECH_RUN and float(speech[b - k : b].mean()) >= typical + EDGE_SPEECH_MARGIN and (b - k) - a >= min_len:
+        b -= k
+    return a, b
+
+
 def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None,
          speech: np.ndarray | None = None, silence: np.ndarray | None = None):
     """Fused per-second probabilities and segments of one episode of a season."""
@@ -160,11 +187,8 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
             a, b = a + int(seen[0]), a + int(seen[-1]) + 1
         if speech is not None:
             # A sponsor card or a "next time" announcement repeats every episode right beside the
-            # song; people talk in it, so spoken seconds at either edge of the block are not the song.
-            while b - a > LIMITS["opening"][0] and speech[a] >= EDGE_SPEECH:
-                a += 1
-            while b - a > LIMITS["opening"][0] and speech[b - 1] >= EDGE_SPEECH:
-                b -= 1
+            # song; people talk in it, so a spoken stretch at either edge of the block is not the song.
+            a, b = _trim_spoken_edges(speech, a, b, LIMITS["opening"][0])
         if silence is not None:
             # Silence repeats too (every episode pauses before its ending): a song is not silent.
             while b - a > LIMITS["opening"][0] and silence[a] >= EDGE_SILENCE:
