@@ -103,6 +103,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-oped", action="store_true", help="do not keep detected openings/endings as one scene")
     ap.add_argument("--penalty", type=float, default=SceneOptions.penalty)
     ap.add_argument("--shot-threshold", type=float, default=AnalysisOptions.shot_threshold)
+    ap.add_argument("--scene-method", choices=["osg", "learned"], default=SceneOptions.method)
+    ap.add_argument("--scene-weights", default=None, help="learned boundary model folder (default: weights/scenes)")
     ap.add_argument("--grid", action="store_true", help="also sweep scene options on the same features")
     ap.add_argument("--json", default=None, help="write the summary here")
     args = ap.parse_args(argv)
@@ -121,7 +123,8 @@ def main(argv=None) -> int:
         truth = load_truth(truths[vid])
         video = Path(args.corpus) / truth["path"]
         opts = AnalysisOptions(extractors=EXTRACTORS, cache_dir=args.cache_dir, oped=not args.no_oped,
-                               shot_threshold=args.shot_threshold, scene_options=SceneOptions(penalty=args.penalty))
+                               shot_threshold=args.shot_threshold, tags=False,
+                               scene_options=SceneOptions(penalty=args.penalty, method=args.scene_method, weights=args.scene_weights))
         t0 = time.perf_counter()
         res = analyze(video, opts)
         wall = time.perf_counter() - t0
