@@ -114,7 +114,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-oped", action="store_true", help="do not keep detected openings/endings as one scene")
     ap.add_argument("--penalty", type=float, default=SceneOptions.penalty)
     ap.add_argument("--shot-threshold", type=float, default=AnalysisOptions.shot_threshold)
-    ap.add_argument("--scene-method", choices=["osg", "learned"], default=SceneOptions.method)
+    ap.add_argument("--boundary-prob", choices=["learned", "contrast"], default=SceneOptions.boundary_prob)
+    ap.add_argument("--prior-weight", type=float, default=SceneOptions.prior_weight,
+                    help="learned log-odds as an OSG start prior (0: training-free grouping)")
     ap.add_argument("--scene-weights", default=None, help="learned boundary model folder (default: weights/scenes)")
     ap.add_argument("--truth-shots", action="store_true",
                     help="group the truth shots (scene grouping alone; no shot detection, shot F1 not measured)")
@@ -138,7 +140,8 @@ def main(argv=None) -> int:
         extractors = tuple(e for e in EXTRACTORS if e != "shots") if args.truth_shots else EXTRACTORS
         opts = AnalysisOptions(extractors=extractors, cache_dir=args.cache_dir, oped=not args.no_oped,
                                shot_threshold=args.shot_threshold, tags=False,
-                               scene_options=SceneOptions(penalty=args.penalty, method=args.scene_method, weights=args.scene_weights))
+                               scene_options=SceneOptions(penalty=args.penalty, boundary_prob=args.boundary_prob,
+                                                            prior_weight=args.prior_weight, weights=args.scene_weights))
         t0 = time.perf_counter()
         res = analyze(video, opts)
         if args.truth_shots:

@@ -8,7 +8,7 @@ training episode gives its cuts twice: between the truth shots and between the p
 (labels: a truth scene starts within 2 frames), so the model sees the detector's extra and missed cuts
 too. Cuts inside a detected opening/ending or a montage run are left out (they are never scene
 starts there). Train only on tuning shows; score held-out shows with bench/scenes_eval.py
-(`--scene-method learned` against the default).
+(`--prior-weight 0.3` or `--boundary-prob contrast` against the defaults).
 """
 
 from __future__ import annotations

@@ -125,9 +125,23 @@ def test_learned_model_trains_saves_and_loads(tmp_path):
         train_boundary_model(x, np.zeros(400), names)  # one class only
 
 
+def test_shipped_boundary_model_matches_the_features():
+    from vpos.scene_model import load_boundary_model
+
+    model = load_boundary_model(None, BOUNDARY_FEATURE_NAMES)  # weights/scenes, trained by bench/scenes_train.py
+    sets = [1, 1, 2, 2, 2, 3]
+    features, shots = places_features(sets)
+    learned = segment_scenes(features, shots, 1.0, SceneOptions(montage_min_shots=0))
+    contrast = segment_scenes(features, shots, 1.0, SceneOptions(montage_min_shots=0, boundary_prob="contrast"))
+    assert [s.shots for s in learned.scenes] == [s.shots for s in contrast.scenes]  # prior_weight 0: same grouping
+    assert learned.boundary_prob[0] == 1.0 and learned.boundary_prob.shape == (6,)
+    assert not np.allclose(learned.boundary_prob, contrast.boundary_prob)
+    assert len(model.feature_names) == len(BOUNDARY_FEATURE_NAMES)
+
+
 def test_scene_method_options():
     with pytest.raises(OptionsError):
-        SceneOptions(method="magic").validate()
+        SceneOptions(boundary_prob="magic").validate()
     with pytest.raises(OptionsError):
         SceneOptions(prior_weight=-1).validate()
     with pytest.raises(OptionsError):
