@@ -107,6 +107,17 @@ def main(argv=None) -> int:
     (out / "training.json").write_text(json.dumps({"episodes": ids, "cuts": int(len(y)), "scene_starts": int(y.sum()),
                                                   "hidden": args.hidden, "epochs": args.epochs, "weight_decay": args.weight_decay,
                                                   "seed": args.seed, "train_accuracy": acc}, indent=1))
+    (out / "README.md").write_text(
+        "---\nlibrary_name: vpos\ntags:\n- scene-segmentation\n- anime\n---\n\n"
+        "# vpos scene-boundary model\n\n"
+        f"{'Logistic regression' if args.hidden == 0 else f'MLP ({args.hidden} hidden units)'} over "
+        f"{len(BOUNDARY_FEATURE_NAMES)} local-context features of each shot cut (vpos.scenes.boundary_features: "
+        "per-feature shot distances across and around the cut, shot lengths, transition length, sound change "
+        "and silence at the cut) -> P(a new scene starts at this cut). vpos uses it for the per-shot "
+        "`scene_boundary_prob`; the grouping itself is training-free OSG unless --scene-prior-weight > 0.\n\n"
+        f"Trained with bench/scenes_train.py on {', '.join(ids)} (vpos synthetic corpus, truth and detected "
+        f"shots): {len(y)} cuts, {int(y.sum())} scene starts, training accuracy {acc:.3f}. Held-out figures: "
+        "README.md of vpos, section 'Shots and scenes'.\n")
     print(f"trained on {len(y)} cuts ({int(y.sum())} scene starts), training accuracy {acc:.3f}; saved to {out}")
     return 0
 

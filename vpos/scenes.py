@@ -427,16 +427,14 @@ def boundary_features(features: dict[str, FeatureSet], shots: list[Shot], sample
     if mel is not None:
         step = np.linalg.norm(np.diff(mel, axis=0), axis=1)
         mel_scale = float(np.percentile(step, 90)) + 1e-6
+    filled = []  # per feature: its matrix, the mixed distance where a shot lacks the feature
+    for name in FEATURES:
+        d, both = mats.get(name, (mix, None))
+        filled.append(d if both is None else np.where(both, d, mix))
     for i in range(1, n):
         row = _cut_matrix_features(mix, i)
-        for name in FEATURES:
-            if name in mats:
-                d, both = mats[name]
-                if both is not None:
-                    d = np.where(both, d, mix)
-                row += _cut_matrix_features(d, i)
-            else:
-                row += _cut_matrix_features(mix, i)
+        for d in filled:
+            row += _cut_matrix_features(d, i)
         before, after = shots[i - 1], shots[i]
         row += [float(np.log(max(before.end_time - before.start_time, 0.04))),
                 float(np.log(max(after.end_time - after.start_time, 0.04)))]
