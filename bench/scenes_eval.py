@@ -114,6 +114,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-oped", action="store_true", help="do not keep detected openings/endings as one scene")
     ap.add_argument("--penalty", type=float, default=SceneOptions.penalty)
     ap.add_argument("--shot-threshold", type=float, default=AnalysisOptions.shot_threshold)
+    ap.add_argument("--visual-weight", type=float, default=SceneOptions.visual_weight)
+    ap.add_argument("--colour-weight", type=float, default=SceneOptions.colour_weight)
+    ap.add_argument("--border-weight", type=float, default=SceneOptions.border_weight,
+                    help="0 with --visual-weight 0.5 --boundary-prob contrast: the previous defaults")
     ap.add_argument("--boundary-prob", choices=["learned", "contrast"], default=SceneOptions.boundary_prob)
     ap.add_argument("--prior-weight", type=float, default=SceneOptions.prior_weight,
                     help="learned log-odds as an OSG start prior (0: training-free grouping)")
@@ -140,7 +144,9 @@ def main(argv=None) -> int:
         extractors = tuple(e for e in EXTRACTORS if e != "shots") if args.truth_shots else EXTRACTORS
         opts = AnalysisOptions(extractors=extractors, cache_dir=args.cache_dir, oped=not args.no_oped,
                                shot_threshold=args.shot_threshold, tags=False,
-                               scene_options=SceneOptions(penalty=args.penalty, boundary_prob=args.boundary_prob,
+                               scene_options=SceneOptions(penalty=args.penalty, visual_weight=args.visual_weight,
+                                                            colour_weight=args.colour_weight, border_weight=args.border_weight,
+                                                            boundary_prob=args.boundary_prob,
                                                             prior_weight=args.prior_weight, weights=args.scene_weights))
         t0 = time.perf_counter()
         res = analyze(video, opts)
