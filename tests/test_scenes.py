@@ -85,7 +85,7 @@ def test_scenes_from_starts_frames_and_times():
 
 def test_scene_options_validate():
     for bad in (SceneOptions(n_scenes=-1), SceneOptions(penalty=-1), SceneOptions(count="x"),
-                SceneOptions(visual_weight=0, colour_weight=0, audio_weight=0)):
+                SceneOptions(visual_weight=0, colour_weight=0, audio_weight=0, border_weight=0, grid_weight=0)):
         with pytest.raises(OptionsError):
             bad.validate()
 

@@ -125,6 +125,13 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     sc.add_argument("--scene-count", choices=["penalty", "elbow"], default="penalty",
                     help="how the number of scenes is found when --n-scenes is 0: a cost per scene (penalty, default) "
                          "or the elbow of the grouping cost curve")
+    sc.add_argument("--scene-boundary-prob", choices=["learned", "contrast"], default=SceneOptions.boundary_prob,
+                    help="per-shot scene-boundary probabilities from the small learned model in weights/scenes, or "
+                         "from the training-free distance contrast (default: %(default)s)")
+    sc.add_argument("--scene-prior-weight", type=float, default=SceneOptions.prior_weight,
+                    help="how much the learned boundary log-odds guide the grouping (default: %(default)s: not at all)")
+    sc.add_argument("--scene-weights", default=None, metavar="PATH_OR_HUB_REPO",
+                    help="weights of the learned boundary model (default: weights/scenes)")
     sc.add_argument("--scene-penalty", type=float, default=SceneOptions.penalty,
                     help="cost of one more scene in the grouping; larger gives fewer, longer scenes (default: %(default)s)")
     c = p.add_argument_group("cache and limits")
@@ -161,7 +168,9 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         tags=args.tags,
         tagger=args.tagger,
         scenes=not args.no_scenes,
-        scene_options=SceneOptions(n_scenes=args.n_scenes, count=args.scene_count, penalty=args.scene_penalty),
+        scene_options=SceneOptions(n_scenes=args.n_scenes, count=args.scene_count, penalty=args.scene_penalty,
+                                   boundary_prob=args.scene_boundary_prob, prior_weight=args.scene_prior_weight,
+                                   weights=args.scene_weights),
     )
 
 
