@@ -259,3 +259,23 @@ def test_season_fusion_calls_the_opening_song_at_the_end_an_ending():
     _, _, segs = fuse(op, ed, rep, float(n), None, np.zeros(n, np.float32))
     assert segs["opening"] is not None and abs(segs["opening"][0] - 60) <= 1
     assert segs["ending"] is not None and abs(segs["ending"][0] - 1300) <= 1 and abs(segs["ending"][1] - 1390) <= 1
+
+
+def test_season_fusion_takes_the_models_end_when_repetition_runs_on_past_the_song():
+    """A sponsor card repeats right after the opening in every episode; the model ends the song."""
+    from vpos.season import fuse
+
+    n = 600
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[40:130] = 0.9
+    op[130:134] = 0.35  # the model half-believes the sponsor card
+    rep = np.zeros(n, np.int32)
+    rep[40:134] = 4  # song + sponsor card (a silent card: no speech cue to trim it by)
+    quiet = np.zeros(n, np.float32)
+    _, _, seg_rep = fuse(op, ed, rep, float(n), None, quiet, quiet)
+    assert seg_rep["opening"][1] >= 133
+    op_f, _, segs = fuse(op, ed, rep, float(n), None, quiet, quiet, {"opening": (40.0, 130.0), "ending": None})
+    assert abs(segs["opening"][0] - 40) < 0.5 and segs["opening"][1] == 130.0 and op_f[131] < 0.5
+    # A model end far inside the block (a truncated song) is not taken.
+    _, _, segs_far = fuse(op, ed, rep, float(n), None, quiet, quiet, {"opening": (40.0, 100.0)})
+    assert segs_far["opening"][1] >= 133

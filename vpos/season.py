@@ -139,9 +139,18 @@ def _trim_spoken_edges(speech: np.ndarray, a: int, b: int, min_len: float) -> tu
     return a, b
 
 
+# Repetition marks where a song starts to the second (what comes before it, a cold open or the last
+# scene, is the episode's own), but often runs on after it ends: a sponsor card, a title card or the
+# preview's jingle follows the song in every episode. Where the model alone ends the same segment up
+# to this many seconds earlier, its end is taken.
+END_FROM_MODEL_S = 6.0
+
+
 def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None,
-         speech: np.ndarray | None = None, silence: np.ndarray | None = None):
-    """Fused per-second probabilities and segments of one episode of a season."""
+         speech: np.ndarray | None = None, silence: np.ndarray | None = None, model_segments: dict | None = None):
+    """Fused per-second probabilities and segments of one episode of a season.
+
+    `model_segments`: the model-alone segments of the episode ({"opening": (start, end) or None, ...})."""
     from .oped import LIMITS, segments_from_probs
 
     n = len(op_prob)
@@ -198,6 +207,12 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
         target[a:b] = np.maximum(target[a:b], 0.9)
         other[a:b] = np.minimum(other[a:b], 0.1)
     segs = segments_from_probs({"opening": op, "ending": ed}, duration, cut_times)
+    for label, p_fused, p_model in (("opening", op, op_prob), ("ending", ed, ed_prob)):
+        span, alone = segs.get(label), (model_segments or {}).get(label)
+        if span and alone and span[0] < alone[1] < span[1] and span[1] - alone[1] <= END_FROM_MODEL_S:
+            segs[label] = (span[0], float(alone[1]))
+            k0, k1 = int(np.ceil(alone[1])), int(np.ceil(span[1]))
+            p_fused[k0:k1] = np.minimum(p_fused[k0:k1], p_model[k0:k1])
     return op, ed, segs
 
 
@@ -215,7 +230,8 @@ def apply_season(analyses: list, reps: list[np.ndarray]) -> None:
         speech = np.array([np.nan if v is None else v for v in speech], np.float32) if speech is not None else None
         silence = ps.get("silence")
         silence = np.array([np.nan if v is None else v for v in silence], np.float32) if silence is not None else None
-        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times, speech, silence)
+        alone = {s.label: (s.start, s.end) for s in (a.opening, a.ending) if s is not None}
+        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times, speech, silence, alone)
         ps["op_prob"] = op.tolist()
         ps["ed_prob"] = ed.tolist()
         ps["repetition"] = np.minimum(rep[: len(op)], 9).astype(int).tolist()
