@@ -279,3 +279,17 @@ def test_season_fusion_takes_the_models_end_when_repetition_runs_on_past_the_son
     # A model end far inside the block (a truncated song) is not taken.
     _, _, segs_far = fuse(op, ed, rep, float(n), None, quiet, quiet, {"opening": (40.0, 100.0)})
     assert segs_far["opening"][1] >= 133
+
+
+def test_season_fusion_overrules_the_model_just_before_a_repeated_song():
+    """The model believes the opening starts 3 s early (over a short cold open); repetition starts at 10 s."""
+    from vpos.season import fuse
+
+    n = 300
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[7:100] = 0.8
+    rep = np.zeros(n, np.int32)
+    rep[10:100] = 2
+    quiet = np.zeros(n, np.float32)
+    _, _, segs = fuse(op, ed, rep, float(n), None, quiet, quiet)
+    assert abs(segs["opening"][0] - 10) <= 0.5, segs

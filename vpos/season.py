@@ -144,6 +144,7 @@ def _trim_spoken_edges(speech: np.ndarray, a: int, b: int, min_len: float) -> tu
 # preview's jingle follows the song in every episode. Where the model alone ends the same segment up
 # to this many seconds earlier, its end is taken.
 END_FROM_MODEL_S = 6.0
+LEAD_S = 10
 
 
 def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None,
@@ -206,6 +207,10 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
                 b -= 1
         target[a:b] = np.maximum(target[a:b], 0.9)
         other[a:b] = np.minimum(other[a:b], 0.1)
+        # What comes right before the repeated song is the episode's own (a cold open, the last
+        # scene): the model's belief that the segment already started there is overruled.
+        lead = slice(max(0, a - LEAD_S), a)
+        target[lead] = np.minimum(target[lead], 0.45)
     segs = segments_from_probs({"opening": op, "ending": ed}, duration, cut_times)
     for label, p_fused, p_model in (("opening", op, op_prob), ("ending", ed, ed_prob)):
         span, alone = segs.get(label), (model_segments or {}).get(label)
