@@ -61,6 +61,7 @@ def main():
     ap.add_argument("--out", default="/tmp/tags_data")
     ap.add_argument("--shows", nargs="*", default=None)
     ap.add_argument("--plan", default="benchmark:0", help="PRESET:SEED the corpus was built with (for per_second.still)")
+    ap.add_argument("--require", default="visual,audio", help="skip episodes without these cached features")
     ap.add_argument("--extract", action="store_true", help="extract features that are not cached (text: ~2 min per 24-min episode)")
     a = ap.parse_args()
     plans = PlanSource(a.plan, a.corpus)
@@ -75,8 +76,9 @@ def main():
             continue
         video = Path(a.corpus) / truth["path"]
         feats, n = video_features(video, a.cache, extractors=("visual", "audio", "text", "picture"), extract_missing=a.extract)
-        if "visual" not in feats or "audio" not in feats:
-            print(f"{truth['id']}: visual/audio not cached, skipped", flush=True)
+        missing = [x for x in a.require.split(",") if x and x not in feats]
+        if missing:
+            print(f"{truth['id']}: {', '.join(missing)} not cached, skipped", flush=True)
             continue
         title = truth["show_title"][-1] if truth.get("show_title") else ""
         title = f"{title} episode {truth['episode']}"

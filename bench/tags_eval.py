@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vpos.tagger import PICTURE_DIM  # noqa: E402
+from vpos.tagger import PICTURE_DIM, TaggerNet  # noqa: E402
 from vpos.tags import DEFAULT_VOCABULARY  # noqa: E402
 from vpos.train_tags import Episode, choose_thresholds, per_label_report, predict_all, train  # noqa: E402
 
@@ -98,6 +98,8 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=240)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models-dir", default=None, help="keep every configuration's trained model here (save_pretrained, thresholds included)")
+    ap.add_argument("--eval-only", action="store_true", help="load the models of --models-dir instead of training (e.g. once more test features are cached)")
     ap.add_argument("--table", action="store_true", help="only print the markdown tables of an existing --out file")
     a = ap.parse_args()
     if a.table:
@@ -122,9 +124,15 @@ def main():
                "configs": {}}
     for name in a.configs:
         t0 = time.perf_counter()
-        model = train(train_eps, labels, epochs=a.epochs, max_seconds=a.max_seconds, seed=a.seed, log=lambda s: print(f"[{name}] {s}", flush=True), **CONFIGS[name])
-        vp, vy = predict_all(model, val_eps)
-        model.thresholds = choose_thresholds(vp, vy)
+        if a.eval_only:
+            model = TaggerNet.from_pretrained(str(Path(a.models_dir) / name), strict=True).eval()
+        else:
+            model = train(train_eps, labels, epochs=a.epochs, max_seconds=a.max_seconds, seed=a.seed, log=lambda s: print(f"[{name}] {s}", flush=True), **CONFIGS[name])
+            vp, vy = predict_all(model, val_eps)
+            model.thresholds = choose_thresholds(vp, vy)
+            if a.models_dir:
+                model._hub_mixin_config["thresholds"] = list(model.thresholds)
+                model.save_pretrained(Path(a.models_dir) / name)
         tp, ty = predict_all(model, test_eps)
         rep = per_label_report(labels, model.thresholds, tp, ty)
         rep["_thresholds"] = model.thresholds
@@ -133,7 +141,7 @@ def main():
         if text_eps:
             xp, xy = predict_all(model, text_eps)
             rep["_with_text_features"] = {"episodes": [e.name for e in text_eps], **per_label_report(labels, model.thresholds, xp, xy)}
-        rep["_train_seconds"] = round(time.perf_counter() - t0, 1)
+        rep["_train_seconds"] = None if a.eval_only else round(time.perf_counter() - t0, 1)
         results["configs"][name] = rep
         print(f"[{name}] macro F1 {rep['_macro_f1']}: " + ", ".join(f"{k} {v['f1']}" for k, v in rep.items() if not k.startswith("_")), flush=True)
         if name == a.ship and a.save:
@@ -167,9 +175,13 @@ def print_tables(results: dict) -> None:
             print(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['positives']} | {wf:.3f} | {r['_thresholds'][j]} |")
 
 
-COMMAND = ("python bench/tags_dataset.py --corpus /tmp/bench_corpus --out /tmp/tags_data --extract && "
-           "python bench/tags_dataset.py --corpus /tmp/motion_corpus --out /tmp/tags_data_small --extract && "
-           "python bench/tags_eval.py --data /tmp/tags_data --extra-train /tmp/tags_data_small --save weights/tags")
+COMMAND = ("python bench/tags_dataset.py --corpus /tmp/bench_corpus --cache /tmp/tags_cache --out /tmp/tagvocab/data "
+           "--require visual,audio,text,picture; python bench/tags_dataset.py --corpus /tmp/motion_corpus --cache /tmp/tags_cache "
+           "--out /tmp/tagvocab/data_small --require visual,audio,text,picture; python bench/tags_eval.py --data /tmp/tagvocab/data "
+           "--extra-train /tmp/tagvocab/data_small --models-dir /tmp/tagvocab/models --max-seconds 300; python bench/tags_eval.py "
+           "--data /tmp/tagvocab/data --extra-train /tmp/tagvocab/data_small --models-dir /tmp/tagvocab/models --eval-only "
+           "--save weights/tags --ship no_sentence (features cached beforehand with --extract or `python -m vpos analyze "
+           "--extractors visual,audio,text,picture --cache-dir /tmp/tags_cache`)")
 
 
 def save(model, rep, a, n_train, name):

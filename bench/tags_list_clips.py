@@ -33,7 +33,7 @@ def main():
     ap.add_argument("--corpus", default="/tmp/bench_corpus")
     ap.add_argument("--show", default="mori-tabi")
     ap.add_argument("--out", default="/tmp/tags_clips")
-    ap.add_argument("--min-seconds", type=float, default=6.0)
+    ap.add_argument("--min-seconds", type=float, default=10.0)
     ap.add_argument("--char-share", type=float, default=0.25)
     ap.add_argument("--test-episodes", nargs="*", type=int, default=[5, 6])
     a = ap.parse_args()
