@@ -140,3 +140,25 @@ def test_text_summaries_in_descriptors():
     assert 0.5 < dsc[1, PICTURE_DIM + 2] < 1.0
     assert (dsc[:, PICTURE_DIM] == 0).all()  # no picture features: flag off
     assert inp.text.shape == (n, TEXT_DIM) and MASK_SIZE == 27 * 36
+
+
+from test_characters import character_clip  # noqa: E402,F401  (the generated clip with two referenced characters)
+
+
+def test_analyze_adds_character_tags(character_clip, tmp_path):
+    from vpos.pipeline import AnalysisOptions, analyze
+
+    path, refs = character_clip
+    r = analyze(path, AnalysisOptions(extractors=("visual", "characters"), oped=False, scenes=False, device="cpu",
+                                      characters=str(refs), cache_dir=str(tmp_path / "cache")))
+    tags, ch = r.tags, r.characters
+    assert tags["vocabulary"][-2:] == ["character:Akari", "character:Botan"]
+    n = len(r.per_second["t"])
+    akari = np.asarray(tags["per_second"]["character:Akari"])
+    assert len(akari) == n
+    # the tag follows the characters stage's intervals
+    on = np.zeros(n, bool)
+    for a, b in ch["intervals"]["Akari"]:
+        on[int(np.floor(a)) : int(np.ceil(b))] = True
+    assert ((akari > 0) == on).all()
+    assert any(d["label"] == "character:Akari" for d in tags["video"])
