@@ -19,18 +19,23 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from vpos.tagger import PICTURE_DIM, TaggerNet  # noqa: E402
 from vpos.tags import DEFAULT_VOCABULARY  # noqa: E402
 from vpos.train_tags import Episode, choose_thresholds, per_label_report, predict_all, train  # noqa: E402
 
 TRAIN_SHOWS = ("kaze-nikki", "mori-tabi")
 TEST_SHOWS = ("yoru-monogatari", "sora-kyousoukyoku")
+# Every configuration reads the per-second descriptors (picture statistics + text summaries) except
+# `no_descriptors`, the first version's inputs. "no_visual" drops the picture statistics with the
+# embeddings, "no_text_masks" the text summaries with the masks.
 CONFIGS = {
-    "text_guided": {},
-    "self_attention": {"pooling": "self"},
-    "no_visual": {"use_visual": False},
-    "no_audio": {"use_audio": False},
-    "no_text_masks": {"use_text": False},
-    "no_sentence": {"use_sentence": False},
+    "text_guided": {"descriptors": True},
+    "self_attention": {"pooling": "self", "descriptors": True},
+    "no_visual": {"use_visual": False, "descriptors": True},
+    "no_audio": {"use_audio": False, "descriptors": True},
+    "no_text_masks": {"use_text": False, "descriptors": True},
+    "no_sentence": {"use_sentence": False, "descriptors": True},
+    "no_descriptors": {"use_sentence": False},
 }
 
 MODEL_CARD = """---
@@ -44,7 +49,10 @@ Multimodal tagger (source system: the multimodal video tagger; REFERENCE.md 2.):
 bidirectional LSTMs over a {window}-second window centred on each second (visual: EfficientNet-Lite0
 embeddings; audio: 64 log-mel bands + loudness/silence/speech cue/flux/low-energy/4-Hz modulation;
 text: the text extractor's box mask read at 9x12 + area + box count + text motion: overlap with
-the previous second's mask and the gain of the best vertical/horizontal shift), text-guided attention pooling
+the previous second's mask and the gain of the best vertical/horizontal shift; per-second
+descriptors: picture statistics of vpos/extractors/picture.py -- noise, flat/soft gradient shares,
+colour count, palette share, saturation, contrast, frame change, held frames, shift-compensated
+residual -- and text summaries), text-guided attention pooling
 (query: text LSTM summary + MiniLM all-MiniLM-L6-v2 embedding of the title and recognised text),
 concatenation, sigmoid multi-label head. Per-label thresholds (config.json `thresholds`) were
 chosen on validation episodes. This checkpoint is the `{config}` configuration of bench/tags_eval.py
@@ -52,19 +60,18 @@ chosen on validation episodes. This checkpoint is the `{config}` configuration o
 sentence model).
 
 - Vocabulary: {labels}
-- Not known: `still` (held/panned illustration) and `character:<name>` (not in the training truth),
-  show-specific labels (locations: train your own with `python -m vpos tags train`).
-- Training data: vpos corpus builder episodes of {train_shows} (validation: e05-e06 of each),
-  {n_train} training seconds; cached features, {epochs} epochs on CPU.
+- Not learned here: `character:<name>` (added by vpos from the characters stage when references
+  are given) and show-specific labels (locations: train your own with `python -m vpos tags train`).
+- Training data: vpos corpus builder episodes of {train_shows} (validation: e05-e06 of each) and
+  of the `--extra-train` corpora (other generated shows, small preset), {n_train} training seconds;
+  cached features, {epochs} epochs on CPU.
 - Held-out test ({test_shows}, shows never seen in training), per second:
 
 | label | precision | recall | F1 | positive seconds |
 |---|---|---|---|---|
 {rows}
 
-Text features (the `text` extractor) were cached for only yoru-monogatari e01-e02 of the test
-episodes; the others were read with has_text=0 (as a run with `--extractors visual,audio` would be).
-bench/results/tags_eval.json has the figures per subset and the ablations.
+bench/results/tags_eval.json has the figures, the episodes with text features and the ablations.
 
 Macro F1 (labels with positives in the test shows): {macro}
 
@@ -77,6 +84,9 @@ Command: `{command}`
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/tmp/tags_data")
+    ap.add_argument("--extra-train", nargs="*", default=[],
+                    help="more episode folders (bench/tags_dataset.py output of other corpora) used for training only; "
+                         "episodes of the test shows are refused")
     ap.add_argument("--out", default="bench/results/tags_eval.json")
     ap.add_argument("--save", default=None, help="save the --ship configuration's model here (save_pretrained + model card)")
     ap.add_argument("--ship", default="no_sentence", choices=list(CONFIGS),
@@ -84,9 +94,12 @@ def main():
                          "title embedding, better with text features, and analysis then loads no sentence model)")
     ap.add_argument("--configs", nargs="*", default=list(CONFIGS))
     ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--data-note", default="", help="recorded in the results (e.g. which features the episodes have)")
     ap.add_argument("--max-seconds", type=float, default=240)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models-dir", default=None, help="keep every configuration's trained model here (save_pretrained, thresholds included)")
+    ap.add_argument("--eval-only", action="store_true", help="load the models of --models-dir instead of training (e.g. once more test features are cached)")
     ap.add_argument("--table", action="store_true", help="only print the markdown tables of an existing --out file")
     a = ap.parse_args()
     if a.table:
@@ -97,14 +110,29 @@ def main():
     train_eps = [e for e in eps if e.group in TRAIN_SHOWS and not e.name.endswith(("e05", "e06"))]
     val_eps = [e for e in eps if e.group in TRAIN_SHOWS and e.name.endswith(("e05", "e06"))]
     test_eps = [e for e in eps if e.group in TEST_SHOWS]
+    for folder in a.extra_train:
+        extra = [Episode.load(p) for p in sorted(Path(folder).glob("*.npz"))]
+        if any(e.group in TEST_SHOWS for e in extra):
+            raise SystemExit(f"{folder} holds episodes of a test show: never train on the shows you report")
+        train_eps += extra
     print(f"train {len(train_eps)} eps, val {len(val_eps)}, test {len(test_eps)} ({sorted({e.name for e in test_eps})})", flush=True)
     labels = list(DEFAULT_VOCABULARY)
-    results = {"train": [e.name for e in train_eps], "val": [e.name for e in val_eps], "test": [e.name for e in test_eps], "configs": {}}
+    results = {"train": [e.name for e in train_eps], "val": [e.name for e in val_eps], "test": [e.name for e in test_eps],
+               "command": "python bench/tags_eval.py " + " ".join(sys.argv[1:]), "data_note": a.data_note,
+               "test_with_text": [e.name for e in test_eps if e.inputs.text[:, -1].max() > 0],
+               "test_with_picture": [e.name for e in test_eps if e.inputs.descriptors is not None and e.inputs.descriptors[:, PICTURE_DIM].max() > 0],
+               "configs": {}}
     for name in a.configs:
         t0 = time.perf_counter()
-        model = train(train_eps, labels, epochs=a.epochs, max_seconds=a.max_seconds, seed=a.seed, log=lambda s: print(f"[{name}] {s}", flush=True), **CONFIGS[name])
-        vp, vy = predict_all(model, val_eps)
-        model.thresholds = choose_thresholds(vp, vy)
+        if a.eval_only:
+            model = TaggerNet.from_pretrained(str(Path(a.models_dir) / name), strict=True).eval()
+        else:
+            model = train(train_eps, labels, epochs=a.epochs, max_seconds=a.max_seconds, seed=a.seed, log=lambda s: print(f"[{name}] {s}", flush=True), **CONFIGS[name])
+            vp, vy = predict_all(model, val_eps)
+            model.thresholds = choose_thresholds(vp, vy)
+            if a.models_dir:
+                model._hub_mixin_config["thresholds"] = list(model.thresholds)
+                model.save_pretrained(Path(a.models_dir) / name)
         tp, ty = predict_all(model, test_eps)
         rep = per_label_report(labels, model.thresholds, tp, ty)
         rep["_thresholds"] = model.thresholds
@@ -113,7 +141,7 @@ def main():
         if text_eps:
             xp, xy = predict_all(model, text_eps)
             rep["_with_text_features"] = {"episodes": [e.name for e in text_eps], **per_label_report(labels, model.thresholds, xp, xy)}
-        rep["_train_seconds"] = round(time.perf_counter() - t0, 1)
+        rep["_train_seconds"] = None if a.eval_only else round(time.perf_counter() - t0, 1)
         results["configs"][name] = rep
         print(f"[{name}] macro F1 {rep['_macro_f1']}: " + ", ".join(f"{k} {v['f1']}" for k, v in rep.items() if not k.startswith("_")), flush=True)
         if name == a.ship and a.save:
@@ -147,6 +175,15 @@ def print_tables(results: dict) -> None:
             print(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['positives']} | {wf:.3f} | {r['_thresholds'][j]} |")
 
 
+COMMAND = ("python bench/tags_dataset.py --corpus /tmp/bench_corpus --cache /tmp/tags_cache --out /tmp/tagvocab/data "
+           "--require visual,audio,text,picture; python bench/tags_dataset.py --corpus /tmp/motion_corpus --cache /tmp/tags_cache "
+           "--out /tmp/tagvocab/data_small --require visual,audio,text,picture; python bench/tags_eval.py --data /tmp/tagvocab/data "
+           "--extra-train /tmp/tagvocab/data_small --models-dir /tmp/tagvocab/models --max-seconds 300; python bench/tags_eval.py "
+           "--data /tmp/tagvocab/data --extra-train /tmp/tagvocab/data_small --models-dir /tmp/tagvocab/models --eval-only "
+           "--save weights/tags --ship no_sentence (features cached beforehand with --extract or `python -m vpos analyze "
+           "--extractors visual,audio,text,picture --cache-dir /tmp/tags_cache`)")
+
+
 def save(model, rep, a, n_train, name):
     out = Path(a.save)
     # config.json must carry the chosen thresholds: rebuild with them as constructor arguments.
@@ -156,7 +193,7 @@ def save(model, rep, a, n_train, name):
     (out / "README.md").write_text(MODEL_CARD.format(
         window=model.window, labels=", ".join(model.labels), train_shows=", ".join(TRAIN_SHOWS), test_shows=", ".join(TEST_SHOWS),
         n_train=n_train, epochs=a.epochs, rows=rows, macro=rep["_macro_f1"],
-        config=name, command=f"python bench/tags_dataset.py && python bench/tags_eval.py --save {a.save} --ship {name}"))
+        config=name, command=COMMAND))
     print(f"saved {out}")
 
 

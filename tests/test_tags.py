@@ -21,7 +21,8 @@ def _truth():
                   {"start_frame": 20, "end_frame": 40, "kind": "scene"}],
         "segments": [{"label": "part_a", "start_frame": 0, "end_frame": 30}, {"label": "eyecatch", "start_frame": 30, "end_frame": 40}],
         "credits": [{"start_frame": 25, "end_frame": 40, "velocity": [0, -40]}, {"start_frame": 0, "end_frame": 10, "velocity": [0, 0]}],
-        "per_second": {"speech": [1, 0, 0, 1], "music": [0, 1, 1, 0], "silence": [0, 0, 0, 0], "on_screen_text": [1, 0, 1, 1]},
+        "per_second": {"speech": [1, 0, 0, 1], "music": [0, 1, 1, 0], "silence": [0, 0, 0, 0], "on_screen_text": [1, 0, 1, 1],
+                       "still": [0, 0, 1, 0]},
     }
 
 
@@ -35,6 +36,11 @@ def test_labels_from_truth():
     # Static credits on the title do not count; the scrolling block covers >= half of seconds 2.5-4.
     assert col["credits_scroll"] == [0, 0, 1, 1]
     assert col["eyecatch"] == [0, 0, 0, 1]
+    assert col["still"] == [0, 0, 1, 0]
+    t = _truth()
+    del t["per_second"]["still"]
+    with pytest.raises(ValueError, match="still"):
+        labels_from_truth(t, 4)
 
 
 def test_text_motion_sees_a_scroll_and_a_still_card():

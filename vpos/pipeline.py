@@ -23,7 +23,7 @@ from .scenes import SceneOptions
 
 ProgressCallback = Callable[[str, float, float], None]
 
-ALL_EXTRACTORS = ("visual", "audio", "text", "shots", "colour")
+ALL_EXTRACTORS = ("visual", "audio", "text", "shots", "colour", "picture")
 OPTIONAL_EXTRACTORS = ("characters",)  # run when asked for (or when character references are given)
 
 
@@ -114,6 +114,10 @@ def build_extractor(name: str, options: AnalysisOptions) -> Extractor:
         from .extractors.characters import CharacterExtractor
 
         return CharacterExtractor(weights=options.character_weights)
+    if name == "picture":
+        from .extractors.picture import PictureExtractor
+
+        return PictureExtractor()
     if name == "colour":
         from .extractors.colour import ColourExtractor
 
@@ -477,6 +481,10 @@ def analyze(
     elif discovered is not None:
         result.characters = {**discovered.result.to_dict(), "clusters": discovered.representatives}
     if tags_result is not None:
+        if characters_result is not None:  # character:<name> tags when references were given
+            from .tags import add_character_tags
+
+            add_character_tags(tags_result, result.characters, n_samples, options.sample_rate)
         if result.scenes:
             from .tags import add_scene_tags
 

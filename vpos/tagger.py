@@ -30,6 +30,11 @@ MASK_SIZE = MASK_SHAPE[0] * MASK_SHAPE[1]
 TEXT_MOTION = 4  # overlap with the previous second's mask, gain of the best vertical / horizontal shift, |area change|
 TEXT_DIM = MASK_SIZE + TEXT_MOTION + 3  # mask + motion + area + box count + has_text
 SENTENCE_DIM = 384  # all-MiniLM-L6-v2
+PICTURE_DIM = 13  # vpos/extractors/picture.py statistics
+# Per-second descriptors (checkpoints with `descriptors: true`): the picture statistics + has_picture,
+# and three plain text summaries (any text box, log text area, best text shift gain) that the
+# 9x12-pooled mask and the LSTM blur.
+DESCRIPTOR_DIM = PICTURE_DIM + 1 + 3
 
 
 class TaggerNet(
@@ -55,6 +60,7 @@ class TaggerNet(
         use_sentence: bool = True,
         dropout: float = 0.3,
         modality_dropout: float = 0.35,
+        descriptors: bool = False,
     ):
         super().__init__()
         if pooling not in ("text_guided", "self"):
@@ -67,6 +73,7 @@ class TaggerNet(
         self.pooling = pooling
         self.use_visual, self.use_audio, self.use_text, self.use_sentence = use_visual, use_audio, use_text, use_sentence
         self.modality_dropout = modality_dropout
+        self.descriptors = bool(descriptors)
         self.hidden = hidden
         h2 = 2 * hidden
         self.in_v = nn.Sequential(nn.LayerNorm(EMBED_DIM), nn.Dropout(dropout), nn.Linear(EMBED_DIM, proj), nn.ReLU())
@@ -86,6 +93,13 @@ class TaggerNet(
         self.self_v = nn.Linear(h2, 1)
         self.self_a = nn.Linear(h2, 1)
         fused = 3 * 2 * h2 + h2 + proj  # (centre + pooled) x 3 modalities + sentence + this second's frame
+        if self.descriptors:
+            # What kind of picture a second is (footage, a held still) and whether it carries text:
+            # small per-second descriptors go to the head directly and, as a sequence, through an LSTM
+            # so a window sees how they change.
+            self.in_d = nn.Sequential(nn.Linear(DESCRIPTOR_DIM, 32), nn.ReLU())
+            self.lstm_d = nn.LSTM(32, 32, batch_first=True, bidirectional=True)
+            fused += 32 + 64
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(fused, 128), nn.ReLU(), nn.Linear(128, len(self.labels)))
 
     def _local_pool(self, seq, score):
@@ -94,8 +108,9 @@ class TaggerNet(
         w = torch.softmax(score, -1)
         return torch.einsum("btw,bthw->bth", w, _unfold(seq, self.window))
 
-    def forward(self, visual, audio, text, sentence):
-        """visual (B, T, 1280), audio (B, T, AUDIO_DIM), text (B, T, TEXT_DIM), sentence (B, 384)
+    def forward(self, visual, audio, text, sentence, descriptors=None):
+        """visual (B, T, 1280), audio (B, T, AUDIO_DIM), text (B, T, TEXT_DIM), sentence (B, 384),
+        descriptors (B, T, DESCRIPTOR_DIM; read when the checkpoint has `descriptors`)
         -> logits (B, T, L): each step's tags from its `window`-second neighbourhood."""
         b, t = visual.shape[:2]
         keep = torch.ones(b, 4, device=visual.device)
@@ -127,8 +142,15 @@ class TaggerNet(
         pt = (_unfold(ht, self.window) * valid[:, :, None]).sum(-1) / valid.sum(-1, keepdim=True)
         # The frame itself goes straight to the head too: what a second shows (live action, a card)
         # is in its own picture, and the skip keeps it from being mixed away by the LSTM.
-        x = torch.cat([hv, pv, ha, pa, ht, pt, s[:, None, :].expand(b, t, s.shape[-1]), fv], 2)
-        return self.head(x)
+        parts = [hv, pv, ha, pa, ht, pt, s[:, None, :].expand(b, t, s.shape[-1]), fv]
+        if self.descriptors:
+            d = descriptors if descriptors is not None else torch.zeros(b, t, DESCRIPTOR_DIM, device=visual.device)
+            # the picture part drops out with the visual stream, the text part with the text stream
+            keep_d = torch.cat([keep[:, 0, None].expand(b, PICTURE_DIM + 1), keep[:, 2, None].expand(b, 3)], 1)
+            fd = self.in_d(d * keep_d[:, None, :])
+            hd, _ = self.lstm_d(fd)
+            parts += [fd, hd]
+        return self.head(torch.cat(parts, 2))
 
 
 def _unfold(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -146,6 +168,7 @@ class TagInputs:
     audio: np.ndarray  # (T, AUDIO_DIM) float32
     text: np.ndarray  # (T, TEXT_DIM) float32
     sentence: np.ndarray  # (384,) float32
+    descriptors: np.ndarray | None = None  # (T, DESCRIPTOR_DIM) float32
 
     @property
     def steps(self) -> int:
@@ -182,7 +205,16 @@ def tag_inputs(features: dict, n: int, sentence: np.ndarray | None = None) -> Ta
             txt[:, -2] = np.clip(_fit(t["count"].astype(np.float32), n) / 10, 0, 3)
         txt[:, -1] = 1.0
     sent = np.zeros(SENTENCE_DIM, np.float32) if sentence is None else np.asarray(sentence, np.float32)
-    return TagInputs(visual=vis, audio=aud, text=txt, sentence=sent)
+    desc = np.zeros((n, DESCRIPTOR_DIM), np.float32)
+    if "picture" in features and "stats" in features["picture"]:
+        desc[:, :PICTURE_DIM] = _fit(features["picture"]["stats"].astype(np.float32), n)
+        desc[:, PICTURE_DIM] = 1.0
+    if txt[:, -1].max() > 0:
+        area = txt[:, -3] / 10  # back to the covered share of the frame
+        desc[:, PICTURE_DIM + 1] = (area > 0).astype(np.float32)
+        desc[:, PICTURE_DIM + 2] = np.log10(np.maximum(area, 1e-4)) / 4 + 1  # 0 at 1e-4, 1 at the full frame
+        desc[:, PICTURE_DIM + 3] = np.clip(txt[:, MASK_SIZE + 1 : MASK_SIZE + 3].max(1) * 3, 0, 1)
+    return TagInputs(visual=vis, audio=aud, text=txt, sentence=sent, descriptors=desc)
 
 
 def text_motion(masks: np.ndarray, max_shift: int = 6) -> np.ndarray:
@@ -232,11 +264,13 @@ def _fit(a: np.ndarray, n: int) -> np.ndarray:
 
 
 def chunk_tensors(inp: TagInputs, a: int, b: int):
+    desc = inp.descriptors if inp.descriptors is not None else np.zeros((inp.steps, DESCRIPTOR_DIM), np.float32)
     return (
         torch.from_numpy(inp.visual[a:b])[None],
         torch.from_numpy(inp.audio[a:b])[None],
         torch.from_numpy(inp.text[a:b])[None],
         torch.from_numpy(inp.sentence)[None],
+        torch.from_numpy(np.ascontiguousarray(desc[a:b]))[None],
     )
 
 

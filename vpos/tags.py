@@ -17,8 +17,8 @@ import numpy as np
 
 from .errors import ModelLoadError
 
-# Labels the corpus truth provides exactly. `still` (a held/panned illustration) is not in the
-# truth documents, so the default model does not know it.
+# Labels the corpus truth provides exactly (see `labels_from_truth`). `character:<name>` tags are
+# not learned: they come from the characters stage when references are given (`add_character_tags`).
 DEFAULT_VOCABULARY = (
     "speech",
     "music",
@@ -30,7 +30,9 @@ DEFAULT_VOCABULARY = (
     "sponsor_card",
     "footage",
     "animation",
+    "still",
 )
+CHARACTER_PREFIX = "character:"
 DEFAULT_TAGS_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "tags"
 HUB_ENV = "VPOS_TAGS_WEIGHTS"
 _LOADED: dict = {}
@@ -63,8 +65,10 @@ def labels_from_truth(truth: dict, n: int, vocabulary=DEFAULT_VOCABULARY) -> np.
     per = truth.get("per_second", {})
     y = np.zeros((n, len(vocabulary)), np.float32)
     for j, label in enumerate(vocabulary):
-        if label in ("speech", "music", "silence", "on_screen_text"):
-            v = np.asarray(per.get(label, []), np.float32)[:n]
+        if label in ("speech", "music", "silence", "on_screen_text", "still"):
+            if label not in per:
+                raise ValueError(f"the truth document has no per_second.{label} (older corpus: see bench/tags_dataset.py --plan)")
+            v = np.asarray(per[label], np.float32)[:n]
             y[: len(v), j] = v
         elif label == "credits_scroll":
             y[:, j] = frame_share(scroll) >= 0.5
@@ -81,6 +85,36 @@ def labels_from_truth(truth: dict, n: int, vocabulary=DEFAULT_VOCABULARY) -> np.
         else:
             raise ValueError(f"label {label!r} is not in the corpus truth")
     return y
+
+
+def add_character_tags(block: dict, characters: dict | None, n: int, sample_rate: float = 1.0, scenes=None) -> dict:
+    """Add `character:<name>` tags from the characters stage (references given) to a tags block.
+
+    Per second: the share of the second inside the stage's on-screen intervals (its decision, so
+    the threshold is 0.5); scenes and the video are pooled like every other tag. Nothing is
+    learned here: the tagger's vocabulary stays what its checkpoint knows."""
+    if not characters or not characters.get("names"):
+        return block
+    intervals = characters.get("intervals", {})
+    for name in characters["names"]:
+        cover = np.zeros(n, np.float32)
+        for a, b in intervals.get(name, []):
+            ka, kb = a * sample_rate, b * sample_rate
+            for k in range(max(0, int(np.floor(ka))), min(n, int(np.ceil(kb)))):
+                cover[k] += max(0.0, min(kb, k + 1) - max(ka, k))
+        label = CHARACTER_PREFIX + name
+        if label in block["vocabulary"]:
+            continue
+        block["vocabulary"].append(label)
+        block["thresholds"].append(0.5)
+        block["per_second"][label] = [round(float(v), 4) for v in np.clip(cover, 0, 1)]
+    labels = block["vocabulary"]
+    probs = np.stack([np.asarray(block["per_second"][lab], np.float32) for lab in labels], 1)
+    pooled = summarize(labels, block["thresholds"], probs, sample_rate, scenes)
+    block["video"] = pooled["video"]
+    if scenes:
+        block["scenes"] = pooled["scenes"]
+    return block
 
 
 def sentence_embedding(texts: list[str]) -> np.ndarray:

@@ -24,14 +24,14 @@ def add_tags_parser(sub) -> None:
     t.add_argument("--window", type=int, default=11, help="seconds per window (centred on each second)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--cache-dir", default=None)
-    t.add_argument("--extractors", default="visual,audio,text", help="features the tagger reads (default: %(default)s)")
+    t.add_argument("--extractors", default="visual,audio,text,picture", help="features the tagger reads (default: %(default)s)")
     t.set_defaults(func=_cmd_train)
     e = tsub.add_parser("eval", help="Hit@1, Hit@2, GAP@20 and per-label precision/recall on a list")
     e.add_argument("list")
     e.add_argument("--tagger", default=None, help="weights folder or Hub id (default: weights/tags)")
     e.add_argument("--cache-dir", default=None)
     e.add_argument("--json", default=None, help="also write the metrics here")
-    e.add_argument("--extractors", default="visual,audio,text")
+    e.add_argument("--extractors", default="visual,audio,text,picture")
     e.set_defaults(func=_cmd_eval)
     r = tsub.add_parser("predict", help="video-level tags of videos (per-second tags: python -m vpos analyze --json)")
     r.add_argument("videos", nargs="+")
@@ -46,9 +46,9 @@ def _extractors(text: str) -> tuple:
     from .errors import OptionsError
 
     names = tuple(x.strip() for x in text.split(",") if x.strip())
-    bad = set(names) - {"visual", "audio", "text"}
+    bad = set(names) - {"visual", "audio", "text", "picture"}
     if bad or "visual" not in names:
-        raise OptionsError(f"--extractors: the tagger reads visual (required), audio and text; got {text!r}")
+        raise OptionsError(f"--extractors: the tagger reads visual (required), audio, text and picture; got {text!r}")
     return names
 
 

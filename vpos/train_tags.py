@@ -20,6 +20,10 @@ import torch.nn.functional as F
 
 from .tagger import TagInputs, TaggerNet, chunk_tensors, predict_per_second, tag_inputs
 
+# Features a tagger trained on a list reads (picture: the cheap picture statistics, see
+# vpos/extractors/picture.py).
+LIST_EXTRACTORS = ("visual", "audio", "text", "picture")
+
 
 @dataclass
 class Episode:
@@ -33,17 +37,20 @@ class Episode:
         np.savez_compressed(
             path, visual=self.inputs.visual.astype(np.float16), audio=self.inputs.audio, text=self.inputs.text.astype(np.float16),
             sentence=self.inputs.sentence, targets=self.targets, meta=json.dumps({"name": self.name, "group": self.group, "title": self.title}),
+            **({"descriptors": self.inputs.descriptors} if self.inputs.descriptors is not None else {}),
         )
 
     @staticmethod
     def load(path) -> "Episode":
         with np.load(path, allow_pickle=False) as d:
             meta = json.loads(str(d["meta"]))
-            inp = TagInputs(d["visual"].astype(np.float32), d["audio"].astype(np.float32), d["text"].astype(np.float32), d["sentence"].astype(np.float32))
+            desc = d["descriptors"].astype(np.float32) if "descriptors" in d.files else None
+            inp = TagInputs(d["visual"].astype(np.float32), d["audio"].astype(np.float32), d["text"].astype(np.float32),
+                            d["sentence"].astype(np.float32), desc)
             return Episode(meta["name"], meta["group"], inp, d["targets"].astype(np.float32), meta.get("title", ""))
 
 
-def video_features(video, cache_dir=None, extractors=("visual", "audio", "text"), extract_missing: bool = False):
+def video_features(video, cache_dir=None, extractors=LIST_EXTRACTORS, extract_missing: bool = False):
     """(features, n_samples) of one video: cached entries only unless `extract_missing`."""
     from .cache import FeatureCache, content_hash
     from .media import probe
@@ -105,7 +112,7 @@ def train(
                 a = int(rng.integers(0, lengths[i] - c + 1))
                 parts.append(chunk_tensors(train_eps[i].inputs, a, a + c))
                 ys.append(torch.from_numpy(train_eps[i].targets[a : a + c]))
-            xs = [torch.cat([p[j] for p in parts]) for j in range(4)]
+            xs = [torch.cat([p[j] for p in parts]) for j in range(len(parts[0]))]
             loss = F.binary_cross_entropy_with_logits(model(*xs), torch.stack(ys), pos_weight=pos_weight)
             opt.zero_grad()
             loss.backward()
@@ -202,7 +209,7 @@ def read_list(path) -> list[ListItem]:
 
 
 def list_episodes(items: list[ListItem], labels: list[str], cache_dir=None, use_sentence: bool = True, log=print,
-                  extractors=("visual", "audio", "text")) -> list[Episode]:
+                  extractors=LIST_EXTRACTORS) -> list[Episode]:
     """Features of every listed video (from the cache; extracted once when missing) with its
     video labels as the target of each of its seconds."""
     from .errors import VposError
@@ -248,7 +255,7 @@ def video_metrics(labels: list[str], thresholds: list[float], scores: np.ndarray
 
 def train_from_list(list_path, out, val_list=None, val_fraction: float = 0.2, epochs: int = 10, cache_dir=None,
                     pooling: str = "text_guided", window: int = 11, seed: int = 0, max_seconds: float = 600.0, log=print,
-                    extractors=("visual", "audio", "text")) -> dict:
+                    extractors=LIST_EXTRACTORS) -> dict:
     """One command: train a tagger on a user's list, pick thresholds on validation videos, save it."""
     items = read_list(list_path)
     labels = sorted({lab for it in items for lab in it.labels})
@@ -267,7 +274,8 @@ def train_from_list(list_path, out, val_list=None, val_fraction: float = 0.2, ep
         val_eps = [eps[i] for i in perm[:n_val]]
         train_eps = [eps[i] for i in perm[n_val:]]
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    model = train(train_eps, labels, epochs=epochs, seed=seed, max_seconds=max_seconds, log=log, pooling=pooling, window=window)
+    model = train(train_eps, labels, epochs=epochs, seed=seed, max_seconds=max_seconds, log=log, pooling=pooling, window=window,
+                  descriptors="picture" in extractors)
     report = {}
     if val_eps:
         scores = np.stack([video_scores(model, e) for e in val_eps])
@@ -285,7 +293,7 @@ def train_from_list(list_path, out, val_list=None, val_fraction: float = 0.2, ep
     return report
 
 
-def eval_list(list_path, tagger=None, cache_dir=None, log=print, extractors=("visual", "audio", "text")) -> dict:
+def eval_list(list_path, tagger=None, cache_dir=None, log=print, extractors=LIST_EXTRACTORS) -> dict:
     from .tags import load_tagger
 
     model = load_tagger(tagger)

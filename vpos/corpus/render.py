@@ -18,7 +18,7 @@ import numpy as np
 from . import material as M
 from .shows import (CONTAINERS, GIVEN, ROLES, SPONSORS, STUDIOS, SURNAMES, TITLE_TAILS, TITLE_WORDS,
                     EpisodePlan, Shot, Show, Text, rng_for)
-from .truth import FORMAT, ftime, mask_per_second, per_second
+from .truth import FORMAT, ftime, mask_per_second, per_second, still_frames
 
 SR = M.SR
 BG_MARGIN = 1.35  # backgrounds are this much larger than the frame (room for pans)
@@ -812,6 +812,8 @@ def build_truth(plan: EpisodePlan, comp: Compositor, speech: list, music: list, 
     per = {"speech": sp_ps, "music": mu_ps, "silence": si_ps[:nsec], "on_screen_text": on_text_ps[:nsec],
            "opening": per_second([[op["start"], op["end"]]] if op else [], float(dur)),
            "ending": per_second([[ed["start"], ed["end"]]] if ed else [], float(dur))}
+    # one drawing held or panned (the tagger's `still`; see truth.still_frames)
+    per["still"] = mask_per_second(still_frames(plan.shots, speech, fps, N), rate, float(dur))[:nsec]
     locs = sorted({sc["location"] for sc in plan.scenes if sc["segment"] in ("cold_open", "part_a", "part_b", "c_part")})
     tags = locs + sorted(characters)
     if speech:

@@ -187,3 +187,35 @@ def truth_to_result(truth: dict, with_per_second: bool = True) -> dict:
         res["tags"]["per_second"] = {k: [float(x) for x in ps[k]] for k in ("speech", "music", "silence")
                                      if k in ps}
     return res
+
+
+def still_frames(shots, speech, fps, n_frames: int) -> np.ndarray:
+    """(n_frames,) bool: the frame is one drawing held, or moved as a whole (panned/zoomed).
+
+    `shots` are the plan's Shot objects (vpos/corpus/shows.py), `speech` the truth's [start, end,
+    speaker] lines. A frame is NOT still when it shows real footage, an animated overlay effect
+    (speed lines, bokeh, flash), a sprite drifting over the background, a speaking character's
+    mouth flaps (outside opening/ending/eyecatch, as the renderer animates them), or sprites over a
+    moving camera (the layers move apart: parallax, not one picture)."""
+    fps = float(fps)
+    still = np.zeros(max(0, int(n_frames)), bool)
+    talk: dict = {}
+    for a, b, *who in speech:
+        if who:
+            talk.setdefault(who[0], []).append((int(a * fps), int(np.ceil(b * fps))))
+    for sh in shots:
+        a, b = int(sh.start), min(int(sh.start + sh.n), len(still))
+        if b <= a or sh.bg[0] == "footage" or sh.effect or any(sp.dx for sp in sh.sprites):
+            continue
+        camera_moves = tuple(sh.pan[:2]) != tuple(sh.pan[2:]) or sh.zoom[0] != sh.zoom[1]
+        if sh.sprites and camera_moves:
+            continue
+        m = np.ones(b - a, bool)
+        if sh.segment not in ("opening", "ending", "eyecatch"):
+            for sp in sh.sprites:
+                for ta, tb in talk.get(sp.char, ()):
+                    lo, hi = max(ta, a), min(tb, b)
+                    if hi > lo:
+                        m[lo - a : hi - a] = False
+        still[a:b] = m
+    return still

@@ -1,0 +1,178 @@
+"""Picture statistics per analysis second (no model, no extra decode): what kind of picture it is.
+
+Real video (live action) and drawn animation differ in statistics that hold whatever the show:
+camera footage has sensor noise and texture everywhere, smooth shading and thousands of colours;
+cel animation has flat fills bounded by lines and a small palette. Held or panned stills (an
+illustration held on screen, a pan over a background painting) differ from animation over time:
+consecutive frames are identical, or equal up to one global shift. Both are read here from the same
+decode pass as everything else: the 1/s sample for the spatial part, the 48x27 full-rate frames of
+that second for the temporal part.
+
+Per sample, `stats` (T, PICTURE_DIM) float32, each roughly in [0, 1]:
+  0 noise      mean |grey - median3(grey)| (grain / texture)
+  1 flat       share of pixels with almost no gradient (flat fills)
+  2 soft       share of pixels with a small gradient (shading, texture)
+  3 gradient   mean gradient magnitude
+  4 colours    log unique colours (5 bits per channel) / log pixels
+  5 palette    share of pixels in the 8 most frequent colours (4 bits per channel)
+  6 saturation mean HSV saturation
+  7 contrast   luminance standard deviation
+  8 change     median |frame - previous frame| over the second's frame pairs
+  9 held       share of frame pairs that are (almost) identical
+ 10 residual   median |frame - previous frame shifted by the global motion|
+ 11 shift      median global motion in 48x27 pixels per frame (phase correlation)
+ 12 rigid      share of the change a global shift explains (1 - residual / change)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..media import Chunk
+from .base import FRAMES, SAMPLES, Extractor, FeatureSet, RunContext
+
+PICTURE_DIM = 13
+WORK_WIDTH = 256  # spatial statistics are read at this width (cheap; grain survives at 256)
+
+
+def spatial_stats(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (8,) the spatial statistics (0-7) of one picture."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if w != WORK_WIDTH:
+        rgb = cv2.resize(rgb, (WORK_WIDTH, max(1, int(round(h * WORK_WIDTH / w)))), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    g = grey.astype(np.float32)
+    noise = float(np.abs(g - cv2.medianBlur(grey, 3).astype(np.float32)).mean())
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    mag = np.sqrt(gx * gx + gy * gy)
+    q5 = (rgb >> 3).astype(np.int32)
+    codes5 = (q5[..., 0] << 10) | (q5[..., 1] << 5) | q5[..., 2]
+    n_pix = codes5.size
+    unique = len(np.unique(codes5))
+    q4 = (rgb >> 4).astype(np.int32)
+    counts = np.bincount(((q4[..., 0] << 8) | (q4[..., 1] << 4) | q4[..., 2]).ravel(), minlength=4096)
+    top8 = float(np.sort(counts)[-8:].sum()) / n_pix
+    sat = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 1].astype(np.float32).mean() / 255.0
+    return np.array([
+        min(1.0, noise / 4.0),
+        float((mag < 0.75).mean()),
+        float(((mag >= 0.75) & (mag < 6.0)).mean()),
+        min(1.0, float(mag.mean()) / 16.0),
+        np.log(max(unique, 1)) / np.log(n_pix),
+        top8,
+        sat,
+        float(g.std()) / 80.0,
+    ], np.float32)
+
+
+def temporal_stats(frames: np.ndarray) -> np.ndarray:
+    """(N, 27, 48, 3) uint8 frames of one second (the previous second's last frame first) ->
+    (5,) the temporal statistics (8-12)."""
+    import cv2
+
+    if len(frames) < 2:
+        return np.zeros(5, np.float32)
+    grey = frames.astype(np.float32).mean(-1)
+    win = cv2.createHanningWindow(grey.shape[1:][::-1], cv2.CV_32F)
+    changes, helds, residuals, shifts = [], [], [], []
+    for a, b in zip(grey[:-1], grey[1:]):
+        d = float(np.abs(b - a).mean())
+        changes.append(d)
+        helds.append(d < 0.35)
+        if d < 0.35:
+            residuals.append(d)
+            shifts.append(0.0)
+            continue
+        # phaseCorrelate windows its inputs in place: give it copies, not views of `grey`. Its
+        # sub-pixel estimate is coarse on 48x27, so the integer shifts around it are tried too.
+        (dx, dy), _ = cv2.phaseCorrelate(a.copy(), b.copy(), win)
+        r, dx, dy = _best_shift(a, b, dx, dy, d)
+        residuals.append(r)
+        shifts.append(float(np.hypot(dx, dy)))
+    # medians: a cut is one frame pair of the second and must not read as motion
+    change, residual = float(np.median(changes)), float(np.median(residuals))
+    return np.array([
+        min(1.0, change / 4.0),
+        float(np.mean(helds)),
+        min(1.0, residual / 4.0),
+        min(1.0, float(np.median(shifts)) / 4.0),
+        1.0 - residual / change if change > 0.35 else 1.0,
+    ], np.float32)
+
+
+MARGIN = 4  # pixels of the 48x27 frame left out when frames are compared shifted (max shift tried)
+
+
+def _best_shift(a: np.ndarray, b: np.ndarray, dx: float, dy: float, unshifted: float) -> tuple[float, float, float]:
+    """(residual, dx, dy): the smallest mean |b - a shifted|, over the interior, among the
+    phase-correlation shift and the integer shifts around it (b(x) ~ a(x - shift))."""
+    import cv2
+
+    m = MARGIN
+    inner = b[m:-m, m:-m]
+    best = (min(unshifted, float(np.abs(inner - a[m:-m, m:-m]).mean())), 0.0, 0.0)
+    if abs(dx) <= m and abs(dy) <= m:
+        moved = cv2.warpAffine(a, np.float32([[1, 0, dx], [0, 1, dy]]), a.shape[::-1], borderMode=cv2.BORDER_REPLICATE)
+        best = min(best, (float(np.abs(inner - moved[m:-m, m:-m]).mean()), dx, dy))
+    cx, cy = int(round(dx)), int(round(dy))
+    h, w = a.shape
+    for sy in range(cy - 1, cy + 2):
+        for sx in range(cx - 1, cx + 2):
+            if abs(sx) > m or abs(sy) > m:
+                continue
+            r = float(np.abs(inner - a[m - sy : h - m - sy, m - sx : w - m - sx]).mean())
+            best = min(best, (r, float(sx), float(sy)))
+    return best
+
+
+class PictureExtractor(Extractor):
+    name = "picture"
+    version = "2"
+    needs = frozenset({SAMPLES, FRAMES})
+    # asks for what the text/visual extractors ask for, so a run with or without them sees the same
+    # decoder scaling, then reads at WORK_WIDTH
+    sample_width = 384
+
+    def config(self):
+        return {"work_width": WORK_WIDTH}
+
+    def begin(self, ctx: RunContext) -> None:
+        self._rate = float(ctx.sample_rate)
+        self._spatial: dict[int, np.ndarray] = {}
+        self._frames: dict[int, list] = {}
+        self._last: np.ndarray | None = None  # the previous second's last frame
+        self._last_second = -1
+        self._temporal: dict[int, np.ndarray] = {}
+
+    def update(self, chunk: Chunk) -> None:
+        for i, s in enumerate(chunk.samples):
+            self._spatial[chunk.sample_start + i] = spatial_stats(s)
+        for f, t in zip(chunk.small_frames, chunk.frame_times):
+            k = int(np.floor(t * self._rate + 1e-6))
+            if k != self._last_second:
+                self._close(k)
+            self._frames.setdefault(k, []).append(f.copy())  # chunk arrays are views of decoder buffers
+
+    def _close(self, next_second: int) -> None:
+        """Seconds before `next_second` are complete: reduce their frames to statistics."""
+        for k in sorted(x for x in self._frames if x < next_second):
+            fr = self._frames.pop(k)
+            seq = ([self._last] if self._last is not None else []) + fr
+            self._temporal[k] = temporal_stats(np.stack(seq))
+            self._last = fr[-1]
+        self._last_second = next_second
+
+    def finish(self) -> FeatureSet:
+        self._close(1 << 40)
+        n = max([k + 1 for k in self._spatial] + [0])
+        stats = np.zeros((n, PICTURE_DIM), np.float32)
+        for k, v in self._spatial.items():
+            stats[k, :8] = v
+        for k, v in self._temporal.items():
+            if 0 <= k < n:
+                stats[k, 8:] = v
+        self._spatial, self._temporal, self._frames, self._last = {}, {}, {}, None
+        return FeatureSet(arrays={"stats": stats}, meta={"n_samples": int(n), "dims": PICTURE_DIM})
