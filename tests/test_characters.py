@@ -195,3 +195,53 @@ def test_character_figures():
     bars = screen_time_figure(doc)
     assert list(bars.data[0].y) == ["A", "B"] and list(bars.data[0].x) == [4.0, 0.0]
     assert characters_timeline_figure({"characters": None}) is None
+
+
+def test_video_frame_and_discovery_examples(character_clip):
+    from vpos.characters import cluster_reference_crops, video_frame
+
+    path, _ = character_clip
+    f = video_frame(str(path), 7.5)  # third shot: background 2 with identity 2
+    assert f.shape == (SIZE[1], SIZE[0], 3)
+    bg = _background(2)
+    top = slice(0, 40)  # the sky / wall band no figure reaches
+    assert np.abs(f[top].astype(int) - bg[top].astype(int)).mean() < 12
+    assert np.abs(f[top].astype(int) - _background(0)[top].astype(int)).mean() > np.abs(f[top].astype(int) - bg[top].astype(int)).mean()
+    with pytest.raises(CharacterReferenceError, match="past the end"):
+        video_frame(str(path), 60.0)
+    rep = {"t": 1.0, "box": [0.0, 0.0, 0.5, 1.0], "examples": [{"t": 2.0, "box": [0.1, 0.1, 0.6, 0.9]}]}
+    crops = cluster_reference_crops(str(path), rep, margin=0.0)
+    assert [c.shape for c in crops] == [(SIZE[1], SIZE[0] // 2, 3), (int(0.9 * SIZE[1]) - int(0.1 * SIZE[1]), int(0.6 * SIZE[0]) - int(0.1 * SIZE[0]), 3)]
+
+
+def test_app_turns_frames_and_clusters_into_references(character_clip, tmp_path, monkeypatch):
+    pytest.importorskip("gradio")
+    import importlib.util
+    import sys
+
+    import gradio as gr
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("vpos_app_chars", root / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    sys.modules["vpos_app_chars"] = app
+    spec.loader.exec_module(app)
+    monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path / "out")
+    path, refs = character_clip
+    rows = app.CHARACTER_ROWS
+    names, files = ["Botan"] + [""] * (rows - 1), [[str(refs / "Botan" / "crop.png")]] + [None] * (rows - 1)
+    got = app.add_frame_reference(str(path), 1.0, "Akari", *names, *files)  # Akari alone in the first shot
+    names2, files2 = list(got[:rows]), list(got[rows:])
+    assert names2[:2] == ["Botan", "Akari"] and len(files2[1]) == 1 and files2[0] == files[0]
+    from PIL import Image
+
+    assert Image.open(files2[1][0]).size == SIZE
+    got = app.add_frame_reference(str(path), 2.0, "Akari", *names2, *files2)  # same name: same row
+    assert len(got[rows + 1]) == 2
+    with pytest.raises(gr.Error):
+        app.add_frame_reference(str(path), 1.0, "", *names, *files)
+    clusters = {"cluster_1": {"t": 4.0, "samples": 3, "box": [0.5, 0.1, 0.9, 1.0], "examples": [{"t": 5.0, "box": [0.5, 0.1, 0.9, 1.0]}]}}
+    got = app.name_cluster(str(path), clusters, "cluster_1", "Botan", *names, *files)
+    assert got[0] == "Botan" and len(got[rows]) == 3  # the row's image + 2 crops of the cluster
+    with pytest.raises(gr.Error):
+        app.name_cluster(str(path), {}, None, "Botan", *names, *files)

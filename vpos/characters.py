@@ -51,6 +51,7 @@ class CharacterOptions:
     duplicate_similarity: float = 0.97  # two names whose reference cells match each other this well are an error
     min_cells: int = 1  # character cells a reference image needs
     multiscale: bool = False  # add close-up and distant views of every reference (measured: no gain on the dev shows)
+    skip_empty_references: bool = False  # drop (not refuse) reference images without a character, if the name keeps one
 
 
 @dataclass
@@ -228,6 +229,14 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
         x = np.concatenate([x, x[:, :, ::-1]])  # mirrored references: characters face both ways
         obj, emb = run_dense(backbone, head, x, device)
         cells, hists = [], []
+        if options.skip_empty_references and len(items) > 1:
+            found = (obj[:len(items)] >= head.obj_threshold).reshape(len(items), -1).sum(1) >= options.min_cells
+            if found.any() and not found.all():
+                keep = np.flatnonzero(found)
+                items = [items[k] for k in keep]
+                x = np.concatenate([x[keep], x[len(found) + keep]])
+                obj = np.concatenate([obj[keep], obj[len(found) + keep]])
+                emb = np.concatenate([emb[keep], emb[len(found) + keep]])
         for k, (label, _) in enumerate(items):
             m = len(items)
             for j in (k, m + k):
@@ -530,34 +539,70 @@ def discover_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, cell_pos: np
         banks[name] = E[idx]
         centre = _unit(E[idx].mean(0))
         best = idx[int(np.argmax(E[idx] @ centre))]
-        k, _, (r0, c0, r1, c1), _ = regions[best]
-        reps[name] = {"t": round(k / sample_rate, 3), "samples": int(count),
-                      "box": [round(c0 / GRID_W, 4), round(r0 / GRID_H, 4), round(c1 / GRID_W, 4), round(r1 / GRID_H, 4)]}
+        def box_of(i):
+            _, _, (r0, c0, r1, c1), _ = regions[i]
+            return [round(c0 / GRID_W, 4), round(r0 / GRID_H, 4), round(c1 / GRID_W, 4), round(r1 / GRID_H, 4)]
+
+        k = regions[best][0]
+        # other members, closest to the centre first, one per sample: more references once named
+        examples, seen = [], {k}
+        for i in idx[np.argsort(-(E[idx] @ centre))]:
+            if regions[i][0] not in seen and len(examples) < MAX_REFERENCES - 1:
+                seen.add(regions[i][0])
+                examples.append({"t": round(regions[i][0] / sample_rate, 3), "box": box_of(i)})
+        reps[name] = {"t": round(k / sample_rate, 3), "samples": int(count), "box": box_of(best), "examples": examples}
     refs = References(names=names, banks=banks, counts={k: 0 for k in names})
     res = detect_characters(cell_obj, cell_emb, refs, duration, cut_times, sample_rate, weights, options, device)
     return Discovery(result=res, representatives=reps)
 
 
-def representative_crops(video: str, representatives: dict[str, dict], margin: float = 0.05) -> dict[str, np.ndarray]:
-    """The representative region of each discovered cluster, cut from the video (RGB)."""
+def video_frame(video: str, t: float) -> np.ndarray:
+    """The frame shown at time `t` (s) of a video, RGB; a `CharacterReferenceError` past its end."""
     import av
 
-    out = {}
-    with av.open(str(video)) as c:
-        st = c.streams.video[0]
-        for name, rep in representatives.items():
-            t = float(rep["t"])
-            c.seek(int(max(0.0, t - 1.0) * 1e6), backward=True, any_frame=False)
-            img = None
+    try:
+        with av.open(str(video)) as c:
+            st = c.streams.video[0]
+            c.seek(int(max(0.0, float(t) - 1.0) * 1e6), backward=True, any_frame=False)
+            last = None
             for fr in c.decode(st):
-                if fr.time is not None and fr.time >= t - 1e-3:
-                    img = fr.to_ndarray(format="rgb24")
-                    break
-            if img is None:
-                continue
-            h, w = img.shape[:2]
-            x0, y0, x1, y1 = rep["box"]
-            x0, y0 = max(0, int((x0 - margin) * w)), max(0, int((y0 - margin) * h))
-            x1, y1 = min(w, int((x1 + margin) * w)), min(h, int((y1 + margin) * h))
-            out[name] = img[y0:y1, x0:x1].copy()
+                if fr.time is not None and fr.time >= float(t) - 1e-3:
+                    return fr.to_ndarray(format="rgb24")
+                last = fr
+            if last is not None and float(t) - (last.time or 0.0) < 1.0:  # t within the last frame's second
+                return last.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as e:
+        raise CharacterReferenceError(f"cannot read a frame of {video} ({e.__class__.__name__})") from None
+    raise CharacterReferenceError(f"no frame at {float(t):.2f} s in {video}: the time is past the end of the video")
+
+
+def _crop(img: np.ndarray, box, margin: float) -> np.ndarray:
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = box
+    x0, y0 = max(0, int((x0 - margin) * w)), max(0, int((y0 - margin) * h))
+    x1, y1 = min(w, int((x1 + margin) * w)), min(h, int((y1 + margin) * h))
+    return img[y0:y1, x0:x1].copy()
+
+
+def representative_crops(video: str, representatives: dict[str, dict], margin: float = 0.05) -> dict[str, np.ndarray]:
+    """The representative region of each discovered cluster, cut from the video (RGB)."""
+    out = {}
+    for name, rep in representatives.items():
+        try:
+            out[name] = _crop(video_frame(video, float(rep["t"])), rep["box"], margin)
+        except CharacterReferenceError:
+            continue
+    return out
+
+
+def cluster_reference_crops(video: str, rep: dict, margin: float = 0.05, k: int = MAX_REFERENCES) -> list[np.ndarray]:
+    """Up to k crops of one discovered cluster (its representative first, then other members in
+    other samples) to use as that character's references once a person names it."""
+    items = [rep] + [e for e in rep.get("examples", []) if abs(float(e["t"]) - float(rep["t"])) > 1e-6]
+    out = []
+    for it in items[:k]:
+        try:
+            out.append(_crop(video_frame(video, float(it["t"])), it["box"], margin))
+        except CharacterReferenceError:
+            continue
     return out
