@@ -245,3 +245,23 @@ def test_app_turns_frames_and_clusters_into_references(character_clip, tmp_path,
     assert got[0] == "Botan" and len(got[rows]) == 3  # the row's image + 2 crops of the cluster
     with pytest.raises(gr.Error):
         app.name_cluster(str(path), {}, None, "Botan", *names, *files)
+
+
+def test_reference_bank_keeps_the_largest_region_and_background_vetoes():
+    from vpos.characters import largest_region, match_scores
+
+    m = np.zeros((5, 6), bool)
+    m[0, 0:3] = True  # 3 cells: a background blob the detector took for a character
+    m[2:4, 3:6] = True  # 6 cells: the character
+    got = largest_region(m)
+    assert got.sum() == 6 and got[2:4, 3:6].all() and not got[0].any()
+    assert not largest_region(np.zeros((3, 3), bool)).any()
+    a, b, bg = np.eye(3, dtype=np.float32)
+    cells = np.stack([a, 0.6 * a + 0.8 * bg]).astype(np.float32)[None]  # (1 frame, 2 cells, 3)
+    obj = np.ones((1, 2), np.float32)
+    banks = [a[None], b[None]]
+    s = match_scores(obj, cells, banks, 0.5)
+    assert s[0, 0] == pytest.approx(1.0) and s[0, 1] == 0.0
+    cells2 = np.stack([0.6 * b + 0.8 * bg, 0.6 * a + 0.8 * bg]).astype(np.float32)[None]
+    assert match_scores(obj, cells2, banks, 0.5)[0].max() == pytest.approx(0.6)  # without a background bank: named
+    assert match_scores(obj, cells2, banks, 0.5, background=bg[None])[0].max() == 0.0  # closer to the background: nobody

@@ -36,6 +36,7 @@ from .errors import VposError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 MAX_REFERENCES = 5  # per name; more are accepted but only the first 5 are used (issue 7's protocol)
+MAX_BACKGROUND_CELLS = 4000
 NONE_CLASSES = {"0", "none", "neither", "nobody", ""}
 
 
@@ -51,6 +52,9 @@ class CharacterOptions:
     duplicate_similarity: float = 0.97  # two names whose reference cells match each other this well are an error
     min_cells: int = 1  # character cells a reference image needs
     multiscale: bool = False  # add close-up and distant views of every reference (measured: no gain on the dev shows)
+    background_bank: bool = False  # (measured on the dev shows: no gain, so off) cells of the references' backgrounds veto video cells that match them best
+    background_margin: float = 0.0  # a cell is a character's only when that much closer to it than to the background
+    reference_region: str = "largest"  # "largest": only the reference's largest character region goes into the bank
     skip_empty_references: bool = False  # drop (not refuse) reference images without a character, if the name keeps one
 
 
@@ -61,6 +65,10 @@ class References:
     counts: dict[str, int]  # name -> reference images used
     hists: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (K, bins) colour histograms of those cells
     files: dict[str, list[str]] = field(default_factory=dict)
+    # cells of the references outside the character (the show's backgrounds): a video cell closer
+    # to these than to every name is background, whatever the detector says
+    background: np.ndarray | None = None  # (B, D) embeddings
+    background_hists: np.ndarray | None = None  # (B, bins)
 
 
 # --- reading references -------------------------------------------------------------------------
@@ -84,6 +92,19 @@ def _connected_cells(cells: dict) -> list[list]:
                     stack.append(nb)
         groups.append(comp)
     return groups
+
+def largest_region(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected group of True cells of a (h, w) mask. A reference shows one
+    character: its other "character" cells are background the detector took for one (grass, a
+    poster), and in the bank they would match the same background in every episode."""
+    cells = {(int(r), int(c)): (int(r), int(c)) for r, c in np.argwhere(mask)}
+    out = np.zeros_like(mask, bool)
+    groups = _connected_cells(cells)
+    if groups:
+        for r, c in max(groups, key=len):
+            out[r, c] = True
+    return out
+
 
 def _read_image(path: str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
@@ -223,6 +244,7 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
     from .extractors.characters import cell_histograms
 
     banks, counts, files, hist_bank = {}, {}, {}, {}
+    bg_cells, bg_hists = [], []
     for name, items in imgs.items():
         items = items[:MAX_REFERENCES]
         x = np.stack([reference_canvas(a) for _, a in items])
@@ -241,9 +263,21 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
             m = len(items)
             for j in (k, m + k):
                 sel = obj[j] >= head.obj_threshold
+                if options.reference_region == "largest":
+                    sel = largest_region(sel)
                 cells.append(emb[j][sel])
                 rc = np.argwhere(sel).astype(np.int16)
                 hists.append(cell_histograms(x[j:j + 1], rc[None])[0])
+                if j == k and options.background_bank:
+                    # every cell not of the character region, away from its edge (edge cells mix both)
+                    grown = sel.copy()
+                    grown[1:] |= sel[:-1]
+                    grown[:-1] |= sel[1:]
+                    grown[:, 1:] |= sel[:, :-1]
+                    grown[:, :-1] |= sel[:, 1:]
+                    bc = np.argwhere(~grown).astype(np.int16)
+                    bg_cells.append(emb[j][~grown])
+                    bg_hists.append(cell_histograms(x[j:j + 1], bc[None])[0])
             if (obj[k] >= head.obj_threshold).sum() < options.min_cells:
                 raise CharacterReferenceError(
                     f"no character found in reference {label} of '{name}' (best objectness {obj[k].max():.2f}): "
@@ -268,7 +302,14 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
                 raise CharacterReferenceError(
                     f"the references of '{a}' and '{b}' are near-identical (similarity {s:.3f}): the same "
                     f"character under two names, or the same images in both folders")
-    return References(names=names, banks=banks, counts=counts, files=files, hists=hist_bank)
+    background = background_hists = None
+    if bg_cells and sum(len(b) for b in bg_cells):
+        background, background_hists = np.concatenate(bg_cells).astype(np.float32), np.concatenate(bg_hists)
+        if len(background) > MAX_BACKGROUND_CELLS:  # a fixed subsample keeps matching cheap
+            keep = np.random.default_rng(0).choice(len(background), MAX_BACKGROUND_CELLS, replace=False)
+            background, background_hists = background[keep], background_hists[keep]
+    return References(names=names, banks=banks, counts=counts, files=files, hists=hist_bank,
+                      background=background, background_hists=background_hists)
 
 
 def cell_descriptors(emb: np.ndarray, hist: np.ndarray | None, color_weight: float) -> np.ndarray:
@@ -323,10 +364,13 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 # --- matching ---------------------------------------------------------------------------------
 
-def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float) -> np.ndarray:
+def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float,
+                 background: np.ndarray | None = None, background_margin: float = 0.0) -> np.ndarray:
     """Per frame and name, the best similarity of a character cell that is closer to this name's
     references than to any other name's. obj (N, ...cells), emb (N, ...cells, D) -> (N, len(banks));
-    0 where no cell goes to the name."""
+    0 where no cell goes to the name. With a `background` bank (cells of the references'
+    backgrounds), a cell whose best name is not `background_margin` more similar than the
+    background is background and goes to nobody."""
     n = len(obj)
     out = np.zeros((n, len(banks)), np.float32)
     if not banks or n == 0:
@@ -338,8 +382,11 @@ def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float
         cells = emb[f][sel].astype(np.float32)  # (c, D)
         sims = np.stack([(cells @ b.T).max(1) if len(b) else np.zeros(len(cells), np.float32) for b in banks], 1)
         best = sims.argmax(1)
+        fg = np.ones(len(cells), bool)
+        if background is not None and len(background):
+            fg = sims.max(1) > (cells @ background.T).max(1) + background_margin
         for k in range(len(banks)):
-            mine = best == k
+            mine = (best == k) & fg
             if mine.any():
                 out[f, k] = max(0.0, float(sims[mine, k].max()))
     return out
@@ -447,7 +494,10 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
     w = options.color_weight if (cell_hist is not None and refs.hists) else 0.0
     desc = cell_descriptors(cell_emb, cell_hist, w)
     banks = [cell_descriptors(refs.banks[k], refs.hists.get(k) if w else None, w) for k in names]
-    sims = match_scores(cell_obj.astype(np.float32), desc, banks, head.obj_threshold)
+    background = None
+    if options.background_bank and refs.background is not None:
+        background = cell_descriptors(refs.background, refs.background_hists if w else None, w)
+    sims = match_scores(cell_obj.astype(np.float32), desc, banks, head.obj_threshold, background, options.background_margin)
     raw = head.calibrate(sims) if n else np.zeros((0, len(names)))
     seg = shot_segments(n, cut_times, sample_rate)
     prob = smooth_in_shots(raw, seg, options.shot_weight)
