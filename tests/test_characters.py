@@ -265,3 +265,14 @@ def test_reference_bank_keeps_the_largest_region_and_background_vetoes():
     cells2 = np.stack([0.6 * b + 0.8 * bg, 0.6 * a + 0.8 * bg]).astype(np.float32)[None]
     assert match_scores(obj, cells2, banks, 0.5)[0].max() == pytest.approx(0.6)  # without a background bank: named
     assert match_scores(obj, cells2, banks, 0.5, background=bg[None])[0].max() == 0.0  # closer to the background: nobody
+
+
+def test_ambiguous_cells_go_to_nobody():
+    from vpos.characters import match_scores
+
+    a, b, c = np.eye(3, dtype=np.float32)
+    cell = (0.62 * a + 0.6 * b + 0.5 * c)
+    cell = (cell / np.linalg.norm(cell)).astype(np.float32)
+    obj, cells, banks = np.ones((1, 1), np.float32), cell[None, None], [a[None], b[None]]
+    assert match_scores(obj, cells, banks, 0.5)[0, 0] > 0.5  # nearest name wins by a hair
+    assert match_scores(obj, cells, banks, 0.5, ambiguity_margin=0.05).max() == 0.0
