@@ -30,6 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import vpos  # noqa: E402
 from vpos.exports import EXPORTS  # noqa: E402
@@ -286,29 +287,36 @@ def _season_tab() -> None:
 CHARACTER_ROWS = 4  # name + images rows in the Characters panel
 
 
+def _reference_rows(rows) -> tuple[list[str], list[list[str]]]:
+    names = [(n or "").strip() for n in rows[:CHARACTER_ROWS]]
+    files = [[f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (fs or [])] for fs in rows[CHARACTER_ROWS:]]
+    return names, files
+
+
 def find_characters(video: str | None, *rows, progress: gr.Progress = gr.Progress()):
     """Who is on screen when: references per name (rows of name, image files) -> summary, character
-    timeline, screen-time chart and the intervals CSV. Shots come from the feature cache when the
-    video was analysed already."""
-    from vpos.characters import intervals_csv
+    timeline, screen-time chart, the intervals CSV, and, when no references are given, the
+    discovered clusters (one representative crop each) to name. Shots come from the feature cache
+    when the video was analysed already."""
+    from vpos.characters import intervals_csv, representative_crops
     from vpos.plots import characters_timeline_figure, screen_time_figure
 
     if not video:
         raise _user_error("Upload a video first (mp4, mkv, webm, avi, mov, ...).")
-    names, files = rows[:CHARACTER_ROWS], rows[CHARACTER_ROWS:]
+    names, files = _reference_rows(rows)
     refs: dict[str, list[str]] = {}
     for name, fs in zip(names, files):
-        fs = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (fs or [])]
-        if fs and not (name or "").strip():
+        if fs and not name:
             raise _user_error("Give a name to every row with reference images.")
-        if (name or "").strip() and not fs:
-            raise _user_error(f"Add 1-5 reference images of '{name.strip()}' (screenshots or crops where it is alone).")
+        if name and not fs:
+            raise _user_error(f"Add 1-5 reference images of '{name}' (screenshots or crops where it is alone).")
         if fs:
-            refs.setdefault(name.strip(), []).extend(fs)
-    if not refs:
-        raise _user_error("Add at least one character: a name and 1-5 images in which it is alone on screen.")
+            refs.setdefault(name, []).extend(fs)
     try:
-        options = vpos.AnalysisOptions(extractors=("shots", "characters"), oped=False, characters=refs)
+        if refs:
+            options = vpos.AnalysisOptions(extractors=("shots", "characters"), oped=False, characters=refs)
+        else:  # no references: find the recurring characters for a person to name
+            options = vpos.AnalysisOptions(extractors=("shots", "characters"), oped=False, discover_characters=True)
         progress(0.0, desc="starting")
         result = vpos.analyze(video, options, progress=lambda stage, done, total: progress(
             (done / total) if total else 0.0, desc=_stage_description(stage, done, total)))
@@ -318,13 +326,79 @@ def find_characters(video: str | None, *rows, progress: gr.Progress = gr.Progres
         log.exception("character search in %s failed", video)
         raise gr.Error(f"The character search failed unexpectedly ({type(e).__name__}: {e}).", print_exception=False) from None
     doc = result.to_dict()
-    ch = doc["characters"]
+    ch = doc["characters"] or {"names": [], "intervals": {}, "screen_time": {}, "references": {}}
+    clusters = ch.get("clusters") or {}
     lines = ["| character | screen time | intervals | references |", "| --- | --- | --- | --- |"]
     for k in ch["names"]:
-        lines.append(f"| {k} | {format_time(ch['screen_time'][k])} | {len(ch['intervals'][k])} | {ch['references'][k]} |")
-    out = _new_output_dir() / f"{Path(video).stem}.characters.csv"
+        lines.append(f"| {k} | {format_time(ch['screen_time'][k])} | {len(ch['intervals'][k])} | {ch['references'].get(k, 0)} |")
+    if not refs:
+        lines.insert(0, f"No references given: {len(ch['names'])} recurring characters found. Name a cluster below "
+                        f"(it becomes that name's references) and press **Find characters** again.\n")
+    out_dir = _new_output_dir()
+    out = out_dir / f"{Path(video).stem}.characters.csv"
     out.write_text(intervals_csv(ch), encoding="utf-8")
-    return "\n".join(lines), characters_timeline_figure(doc, title=""), screen_time_figure(doc, title=""), str(out)
+    gallery = []
+    for name, crop in representative_crops(video, clusters).items():
+        p = out_dir / f"{name}.png"
+        Image.fromarray(crop).save(p)
+        gallery.append((str(p), f"{name} ({clusters[name]['samples']} s)"))
+    choice = gr.update(choices=list(clusters), value=(list(clusters) or [None])[0])
+    return ("\n".join(lines), characters_timeline_figure(doc, title=""), screen_time_figure(doc, title=""), str(out),
+            gallery, clusters, choice)
+
+
+def _add_references(names: list[str], files: list[list[str]], name: str, images: list) -> tuple[list, list]:
+    """Put images (RGB arrays) under `name`: its row, else the first empty row."""
+    name = (name or "").strip()
+    if not name:
+        raise _user_error("Type the character's name first.")
+    if not images:
+        raise _user_error("No image to add.")
+    row = names.index(name) if name in names else next((i for i, n in enumerate(names) if not n and not files[i]), None)
+    if row is None:
+        raise _user_error(f"All {CHARACTER_ROWS} reference rows are used: clear one to add '{name}'.")
+    out_dir = _new_output_dir()
+    paths = []
+    for k, img in enumerate(images):
+        p = out_dir / f"{re.sub(r'[^A-Za-z0-9_-]+', '_', name)[:40] or 'character'}-{k + 1}.png"
+        Image.fromarray(img).save(p)
+        paths.append(str(p))
+    names[row] = name
+    files[row] = (files[row] + paths)[-5:]  # the newest 5: at most 5 references are used
+    return names, files
+
+
+def name_cluster(video: str | None, clusters: dict | None, cluster: str | None, name: str, *rows):
+    """A discovered cluster named by a person: its crops become that name's reference images."""
+    from vpos.characters import cluster_reference_crops
+
+    if not video or not clusters or cluster not in clusters:
+        raise _user_error("Run Find characters without references first, then pick one of the clusters it shows.")
+    try:
+        crops = cluster_reference_crops(video, clusters[cluster])
+    except vpos.VposError as e:
+        raise _user_error(str(e)) from None
+    names, files = _add_references(*_reference_rows(rows), name, crops)
+    return (*names, *files)
+
+
+def frame_preview(video: str | None, t: float | None):
+    """The frame of the uploaded video at `t` seconds, to pick as a reference."""
+    from vpos.characters import video_frame
+
+    if not video:
+        raise _user_error("Upload a video first.")
+    try:
+        return video_frame(video, float(t or 0.0))
+    except vpos.VposError as e:
+        raise _user_error(str(e)) from None
+
+
+def add_frame_reference(video: str | None, t: float | None, name: str, *rows):
+    """The frame at `t` seconds becomes a reference image of `name` (a frame in which it is alone)."""
+    frame = frame_preview(video, t)
+    names, files = _add_references(*_reference_rows(rows), name, [frame])
+    return (*names, *files)
 
 
 def _read_result(json_path: str | None) -> dict | None:
@@ -435,13 +509,34 @@ def build_demo() -> gr.Blocks:
                     with gr.Row():
                         char_names.append(gr.Textbox(label=f"Name {i + 1}", scale=1, max_lines=1))
                         char_files.append(gr.File(label="Reference images", file_count="multiple", file_types=["image"], scale=3))
+                with gr.Row():  # a frame of the video as a reference: pick a time, name who is alone in it
+                    frame_time = gr.Number(label="Frame at (s)", value=0.0, minimum=0.0, scale=1, elem_id="reference-frame-time")
+                    frame_name = gr.Textbox(label="Who is alone in this frame", max_lines=1, scale=2)
+                    frame_show = gr.Button("Show frame", scale=1)
+                    frame_add = gr.Button("Add frame as reference", scale=1)
+                frame_image = gr.Image(label="Frame", interactive=False, height=220, elem_id="reference-frame")
                 find_button = gr.Button("Find characters")
+                gr.Markdown("Without references, **Find characters** finds the recurring characters (clusters); name one "
+                            "to turn its crops into references.")
                 char_summary = gr.Markdown(elem_id="characters-summary")
+                cluster_gallery = gr.Gallery(label="Discovered characters (one crop per cluster)", columns=6, height=220,
+                                             elem_id="character-clusters")
+                cluster_state = gr.State({})
+                with gr.Row():
+                    cluster_choice = gr.Dropdown(label="Cluster", choices=[], scale=1)
+                    cluster_name = gr.Textbox(label="Its name", max_lines=1, scale=2)
+                    cluster_button = gr.Button("Use as references", scale=1)
                 char_timeline = gr.Plot(label="Character timeline", elem_id="characters-timeline")
                 char_bars = gr.Plot(label="Screen time", elem_id="characters-screen-time")
                 char_csv = gr.File(label="Character intervals (CSV)", interactive=False, elem_id="characters-csv")
             find_button.click(find_characters, inputs=[video, *char_names, *char_files],
-                              outputs=[char_summary, char_timeline, char_bars, char_csv], api_name="characters")
+                              outputs=[char_summary, char_timeline, char_bars, char_csv, cluster_gallery, cluster_state,
+                                       cluster_choice], api_name="characters")
+            cluster_button.click(name_cluster, inputs=[video, cluster_state, cluster_choice, cluster_name, *char_names, *char_files],
+                                 outputs=[*char_names, *char_files], api_name="name_cluster")
+            frame_show.click(frame_preview, inputs=[video, frame_time], outputs=[frame_image], api_name="frame")
+            frame_add.click(add_frame_reference, inputs=[video, frame_time, frame_name, *char_names, *char_files],
+                            outputs=[*char_names, *char_files], api_name="add_frame_reference")
 
             outputs = [summary, timeline, shots, json_file, csv_file, segments, exports_file, tags_plot]
             analyze_button.click(lambda: (None, pd.DataFrame(columns=SCENE_COLUMNS), None), outputs=[scene_strip, scenes, clips_file],

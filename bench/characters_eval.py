@@ -39,7 +39,9 @@ from vpos.evaluate import intervals_per_second, score_characters, truth_nsec  # 
 
 
 def solo_frames(truth: dict, name: str, k: int = 5) -> list[float]:
-    """Times (s) where `name` is the only character on screen, mid-run, spread over the episode."""
+    """Times (s) where `name` is the only character on screen, spread over the episode: the middle
+    of each run of solo seconds at least 2 s long, then (when fewer than k such runs exist) the
+    middle of 1-s runs too."""
     n = truth_nsec(truth)
     dur = float(truth["duration"])
     masks = {c: intervals_per_second(v, n, dur) for c, v in truth["characters"].items()}
@@ -48,22 +50,40 @@ def solo_frames(truth: dict, name: str, k: int = 5) -> list[float]:
         if c != name:
             others |= m
     solo = masks[name] & ~others
-    # the middle of each run of solo seconds at least 2 s long
-    runs, i = [], 0
+    long_runs, short_runs, i = [], [], 0
     while i < n:
         if solo[i]:
             j = i
             while j < n and solo[j]:
                 j += 1
-            if j - i >= 2:
-                runs.append((i + j) / 2.0)
+            (long_runs if j - i >= 2 else short_runs).append((i + j) / 2.0)
             i = j
         else:
             i += 1
-    if not runs:
-        return []
-    idx = np.linspace(0, len(runs) - 1, min(k, len(runs))).round().astype(int)
-    return [runs[i] for i in sorted(set(idx))]
+    picked = []
+    for runs in (long_runs, short_runs):
+        if runs and len(picked) < k:
+            idx = np.linspace(0, len(runs) - 1, min(k - len(picked), len(runs))).round().astype(int)
+            picked += [runs[i] for i in sorted(set(idx))]
+    return sorted(picked)
+
+
+def episode_references(truths: list, tp: Path, k: int, weights, options):
+    """References for episode `tp`: up to k frames per character, in which it is alone, from the
+    show's OTHER episodes (the next one first, then the others in turn)."""
+    others = [truths[(truths.index(tp) + j) % len(truths)] for j in range(1, len(truths))]
+    refs_in: dict[str, list] = {}
+    for ref_tp in others:
+        ref_truth = json.loads(ref_tp.read_text())
+        ref_video = video_of(ref_tp)
+        for name in sorted(ref_truth["characters"]):
+            have = len(refs_in.get(name, []))
+            if have >= k:
+                continue
+            imgs = grab_frames(str(ref_video), solo_frames(ref_truth, name, k - have))
+            if imgs:
+                refs_in.setdefault(name, []).extend(imgs)
+    return build_references(refs_in, weights, "cpu", options), [o.name[: -len(".truth.json")] for o in others]
 
 
 def grab_frames(path: str, times: list[float]) -> list[np.ndarray]:
@@ -155,7 +175,8 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(2)
-    options = CharacterOptions(shot_weight=args.shot_weight, threshold=args.threshold, color_weight=args.color_weight)
+    options = CharacterOptions(shot_weight=args.shot_weight, threshold=args.threshold, color_weight=args.color_weight,
+                               skip_empty_references=True)
     pred_dir = Path(args.pred)
     pred_dir.mkdir(parents=True, exist_ok=True)
     rows, totals = [], {"correct": 0, "total": 0, "tp": 0, "fp": 0, "fn": 0, "wrong": 0, "hidden_on": 0}
@@ -169,16 +190,7 @@ def main(argv=None) -> int:
         scored = truths[: args.episodes] if args.episodes else truths
         for i, tp in enumerate(scored):
             truth = json.loads(tp.read_text())
-            ref_tp = truths[(truths.index(tp) + 1) % len(truths)]
-            ref_truth = json.loads(ref_tp.read_text())
-            ref_video = video_of(ref_tp)
-            refs_in = {}
-            for name in sorted(ref_truth["characters"]):
-                times = solo_frames(ref_truth, name, args.refs)
-                imgs = grab_frames(str(ref_video), times)
-                if imgs:
-                    refs_in[name] = imgs
-            refs = build_references(refs_in, args.weights, "cpu", options)
+            refs, refs_from = episode_references(truths, tp, args.refs, args.weights, options)
             cf, cuts, n, tinfo = features_of(video_of(tp), args.cache_dir)
             ext_time += tinfo.get("characters", 0.0)
             dur = float(truth["duration"])
@@ -199,7 +211,7 @@ def main(argv=None) -> int:
             totals["wrong"] += w
             totals["hidden_on"] += on
             f1 = 2 * sc["tp"] / max(1, 2 * sc["tp"] + sc["fp"] + sc["fn"])
-            row = {"episode": tp.name[: -len(".truth.json")], "refs_from": ref_tp.name[: -len(".truth.json")],
+            row = {"episode": tp.name[: -len(".truth.json")], "refs_from": refs_from,
                    "references": refs.counts, "accuracy": round(sc["correct"] / max(1, sc["total"]), 4),
                    "f1": round(f1, 4), "screen_time_error_pct": pcts, "wrong_name_rate": round(w / max(1, on), 4),
                    "max_reference_overlap": round(max([bank_overlap(cell_descriptors(refs.banks[a], refs.hists[a], options.color_weight),

@@ -195,3 +195,84 @@ def test_character_figures():
     bars = screen_time_figure(doc)
     assert list(bars.data[0].y) == ["A", "B"] and list(bars.data[0].x) == [4.0, 0.0]
     assert characters_timeline_figure({"characters": None}) is None
+
+
+def test_video_frame_and_discovery_examples(character_clip):
+    from vpos.characters import cluster_reference_crops, video_frame
+
+    path, _ = character_clip
+    f = video_frame(str(path), 7.5)  # third shot: background 2 with identity 2
+    assert f.shape == (SIZE[1], SIZE[0], 3)
+    bg = _background(2)
+    top = slice(0, 40)  # the sky / wall band no figure reaches
+    assert np.abs(f[top].astype(int) - bg[top].astype(int)).mean() < 12
+    assert np.abs(f[top].astype(int) - _background(0)[top].astype(int)).mean() > np.abs(f[top].astype(int) - bg[top].astype(int)).mean()
+    with pytest.raises(CharacterReferenceError, match="past the end"):
+        video_frame(str(path), 60.0)
+    rep = {"t": 1.0, "box": [0.0, 0.0, 0.5, 1.0], "examples": [{"t": 2.0, "box": [0.1, 0.1, 0.6, 0.9]}]}
+    crops = cluster_reference_crops(str(path), rep, margin=0.0)
+    assert [c.shape for c in crops] == [(SIZE[1], SIZE[0] // 2, 3), (int(0.9 * SIZE[1]) - int(0.1 * SIZE[1]), int(0.6 * SIZE[0]) - int(0.1 * SIZE[0]), 3)]
+
+
+def test_app_turns_frames_and_clusters_into_references(character_clip, tmp_path, monkeypatch):
+    pytest.importorskip("gradio")
+    import importlib.util
+    import sys
+
+    import gradio as gr
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("vpos_app_chars", root / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    sys.modules["vpos_app_chars"] = app
+    spec.loader.exec_module(app)
+    monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path / "out")
+    path, refs = character_clip
+    rows = app.CHARACTER_ROWS
+    names, files = ["Botan"] + [""] * (rows - 1), [[str(refs / "Botan" / "crop.png")]] + [None] * (rows - 1)
+    got = app.add_frame_reference(str(path), 1.0, "Akari", *names, *files)  # Akari alone in the first shot
+    names2, files2 = list(got[:rows]), list(got[rows:])
+    assert names2[:2] == ["Botan", "Akari"] and len(files2[1]) == 1 and files2[0] == files[0]
+    from PIL import Image
+
+    assert Image.open(files2[1][0]).size == SIZE
+    got = app.add_frame_reference(str(path), 2.0, "Akari", *names2, *files2)  # same name: same row
+    assert len(got[rows + 1]) == 2
+    with pytest.raises(gr.Error):
+        app.add_frame_reference(str(path), 1.0, "", *names, *files)
+    clusters = {"cluster_1": {"t": 4.0, "samples": 3, "box": [0.5, 0.1, 0.9, 1.0], "examples": [{"t": 5.0, "box": [0.5, 0.1, 0.9, 1.0]}]}}
+    got = app.name_cluster(str(path), clusters, "cluster_1", "Botan", *names, *files)
+    assert got[0] == "Botan" and len(got[rows]) == 3  # the row's image + 2 crops of the cluster
+    with pytest.raises(gr.Error):
+        app.name_cluster(str(path), {}, None, "Botan", *names, *files)
+
+
+def test_reference_bank_keeps_the_largest_region_and_background_vetoes():
+    from vpos.characters import largest_region, match_scores
+
+    m = np.zeros((5, 6), bool)
+    m[0, 0:3] = True  # 3 cells: a background blob the detector took for a character
+    m[2:4, 3:6] = True  # 6 cells: the character
+    got = largest_region(m)
+    assert got.sum() == 6 and got[2:4, 3:6].all() and not got[0].any()
+    assert not largest_region(np.zeros((3, 3), bool)).any()
+    a, b, bg = np.eye(3, dtype=np.float32)
+    cells = np.stack([a, 0.6 * a + 0.8 * bg]).astype(np.float32)[None]  # (1 frame, 2 cells, 3)
+    obj = np.ones((1, 2), np.float32)
+    banks = [a[None], b[None]]
+    s = match_scores(obj, cells, banks, 0.5)
+    assert s[0, 0] == pytest.approx(1.0) and s[0, 1] == 0.0
+    cells2 = np.stack([0.6 * b + 0.8 * bg, 0.6 * a + 0.8 * bg]).astype(np.float32)[None]
+    assert match_scores(obj, cells2, banks, 0.5)[0].max() == pytest.approx(0.6)  # without a background bank: named
+    assert match_scores(obj, cells2, banks, 0.5, background=bg[None])[0].max() == 0.0  # closer to the background: nobody
+
+
+def test_ambiguous_cells_go_to_nobody():
+    from vpos.characters import match_scores
+
+    a, b, c = np.eye(3, dtype=np.float32)
+    cell = (0.62 * a + 0.6 * b + 0.5 * c)
+    cell = (cell / np.linalg.norm(cell)).astype(np.float32)
+    obj, cells, banks = np.ones((1, 1), np.float32), cell[None, None], [a[None], b[None]]
+    assert match_scores(obj, cells, banks, 0.5)[0, 0] > 0.5  # nearest name wins by a hair
+    assert match_scores(obj, cells, banks, 0.5, ambiguity_margin=0.05).max() == 0.0

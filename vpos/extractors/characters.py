@@ -18,7 +18,7 @@ from ..media import Chunk
 from .base import SAMPLES, Extractor, FeatureSet, RunContext
 
 KEEP_THRESHOLD = 0.2
-MAX_CELLS = 48
+MAX_CELLS = 48  # the most character-like cells; measured on the dev shows: 160 cells let background cells in (acc 0.856 vs 0.894)
 COLOR_LEVELS = 6  # per RGB channel: 216-bin colour histogram of each kept cell's 16x16 pixels
 
 
