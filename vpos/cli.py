@@ -123,6 +123,9 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-motion", dest="motion", action="store_false", help="do not compute camera motion")
     g.add_argument("--motion-weights", default=None, metavar="PATH_OR_REPO",
                    help="motion model: a folder or a Hub repo id[@revision] (default: $VPOS_MOTION_WEIGHTS, else weights/motion)")
+    g.add_argument("--tsm-weights", default=None, metavar="PATH",
+                   help="official TSM Kinetics-400 checkpoint: adds top-5 actions per 8-s window ('actions'; a second "
+                        "decode). Default: $VPOS_TSM_WEIGHTS; without either, no actions")
     sc = p.add_argument_group("scenes")
     sc.add_argument("--no-scenes", action="store_true", help="do not group shots into scenes")
     sc.add_argument("--n-scenes", type=int, default=0, metavar="N",
@@ -167,6 +170,7 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         tagger=args.tagger,
         motion=getattr(args, "motion", True),
         motion_weights=getattr(args, "motion_weights", None),
+        tsm_weights=getattr(args, "tsm_weights", None),
         scenes=not args.no_scenes,
         scene_options=SceneOptions(n_scenes=args.n_scenes, count=args.scene_count, penalty=args.scene_penalty),
     )

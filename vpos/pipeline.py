@@ -57,6 +57,7 @@ class AnalysisOptions:
     scenes: bool = True  # group shots into scenes (needs the shots extractor; see vpos/scenes.py)
     motion: bool = True  # camera motion + transitions per second (vpos/motion.py; adds the motion extractor)
     motion_weights: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_MOTION_WEIGHTS or weights/motion
+    tsm_weights: str | None = None  # official TSM Kinetics-400 checkpoint; None: $VPOS_TSM_WEIGHTS; neither: no actions
     scene_options: SceneOptions = field(default_factory=SceneOptions)
 
     def validate(self) -> None:
@@ -486,7 +487,23 @@ def analyze(
     if options.motion and "motion" in features:
         t = time.perf_counter()
         motion_result = motion_stage(features["motion"], per_second, scene_result)
-        timings["motion"] = time.perf_counter() - t
+        timings["motion_block"] = time.perf_counter() - t  # "motion" is the extractor's own time
+    actions_result = None
+    from .tsm import configured_weights
+
+    if configured_weights(options.tsm_weights):
+        # Kinetics actions need 224-px RGB frames of their own: a second decode, only when asked for.
+        from .errors import VposError
+        from .tsm import actions
+
+        t = time.perf_counter()
+        progress("actions", 0, 1)
+        try:
+            actions_result = actions(path, options.tsm_weights)
+        except VposError as e:
+            warnings.append(f"actions not computed: {e}")
+        progress("actions", 1, 1)
+        timings["actions"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     opts = options.to_dict()
@@ -525,5 +542,6 @@ def analyze(
             add_scene_tags(tags_result, result.scenes, options.sample_rate)
         result.tags = tags_result
     result.motion = motion_result
+    result.actions = actions_result
     progress("done", 1, 1)
     return result
