@@ -196,3 +196,22 @@ def test_cli_flag():
     opts = options_from_args(p.parse_args(["analyze", "x.mp4", "--no-motion", "--motion-weights", "some/dir"]))
     assert opts.motion is False and opts.motion_weights == "some/dir"
     assert options_from_args(p.parse_args(["analyze", "x.mp4", "--tsm-weights", "k.pth"])).tsm_weights == "k.pth"
+
+
+def test_eval_scores_motion():
+    from vpos.evaluate import aggregate_motion, score_motion
+
+    cam = ["static", "pan", None, "shake", "static"]
+    truth = {"motion": {"camera": cam, "transitions": {"cut": [0, 1, 0, 1, 0], "dissolve": [0] * 5, "fade": [0] * 5, "wipe": [0] * 5}}}
+
+    def pred(labels, cuts):
+        ps = {lab: [1.0 if x == lab else 0.0 for x in labels] for lab in CAMERA_LABELS}
+        ps.update({"cut": cuts, "dissolve": [0.0] * 5, "fade": [0.0] * 5, "wipe": [0.0] * 5})
+        return {"per_second": {"t": [0, 1, 2, 3, 4]},
+                "motion": {"camera_labels": CAMERA_LABELS, "transition_labels": TRANSITION_LABELS, "per_second": ps,
+                           "thresholds": [None] * 7 + [0.5] * 4}}
+
+    good = aggregate_motion({"e": {"motion": score_motion(truth, pred(["static", "pan", "tilt", "shake", "static"], [0, 1, 0, 1, 0]))}})
+    assert good["camera_macro_f1"] == 1.0 and good["transitions"]["cut"]["f1"] == 1.0
+    bad = aggregate_motion({"e": {"motion": score_motion(truth, pred(["pan", "pan", "tilt", "static", "static"], [1, 0, 0, 1, 0]))}})
+    assert bad["camera_macro_f1"] < 0.7 and bad["transitions"]["cut"]["f1"] == 0.5
