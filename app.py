@@ -432,7 +432,7 @@ def build_demo() -> gr.Blocks:
                     with gr.Accordion("Options", open=True):
                         extractors = gr.CheckboxGroup(
                             choices=list(ALL_EXTRACTORS), value=list(ALL_EXTRACTORS), label="Extractors",
-                            info="visual: image embeddings; audio: loudness, speech, silence; text: on-screen text; shots: cuts; colour: per-frame colour (scenes)",
+                            info="visual: image embeddings; audio: loudness, speech, silence; text: on-screen text; shots: cuts; colour: per-frame colour (scenes); motion: camera motion and transitions",
                         )
                         sample_rate = gr.Slider(0.25, 4.0, value=1.0, step=0.25, label="Analysis rate (samples per second)",
                                                 info="how often the visual, text and audio signals are sampled")

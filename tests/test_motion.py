@@ -171,7 +171,7 @@ def test_extractor_and_json_field(clips, cache_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("VPOS_TSM_WEIGHTS", raising=False)
 
     path, truth = clips["webm"]
-    res = analyze(path, AnalysisOptions(extractors=("colour",), cache_dir=cache_dir, oped=False, tags=False, scenes=False))
+    res = analyze(path, AnalysisOptions(extractors=("colour", "motion"), cache_dir=cache_dir, oped=False, tags=False, scenes=False))
     doc = json.loads(res.to_json())
     m = doc["motion"]
     assert m is not None, doc["warnings"]
@@ -184,7 +184,7 @@ def test_extractor_and_json_field(clips, cache_dir, tmp_path, monkeypatch):
     fs = res.features["motion"]
     assert fs["camera"].shape[1] == 7 and fs["transitions"].shape[1] == 4
     assert abs(len(fs["camera"]) - math.ceil(res.video.duration)) <= 1
-    off = analyze(path, AnalysisOptions(extractors=("colour",), cache_dir=cache_dir, oped=False, tags=False, scenes=False, motion=False))
+    off = analyze(path, AnalysisOptions(extractors=("colour", "motion"), cache_dir=cache_dir, oped=False, tags=False, scenes=False, motion=False))
     assert off.motion is None and "motion" not in off.features
 
 

@@ -23,8 +23,8 @@ from .scenes import SceneOptions
 
 ProgressCallback = Callable[[str, float, float], None]
 
-ALL_EXTRACTORS = ("visual", "audio", "text", "shots", "colour")
-OPTIONAL_EXTRACTORS = ("characters", "motion")  # run when asked for (characters: when references are given; motion: unless motion=False)
+ALL_EXTRACTORS = ("visual", "audio", "text", "shots", "colour", "motion")
+OPTIONAL_EXTRACTORS = ("characters",)  # run when asked for (or when character references are given)
 
 
 @dataclass
@@ -55,7 +55,7 @@ class AnalysisOptions:
     tags: bool = True  # per-second/scene/video tags (needs the visual and audio features; text when present)
     tagger: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_TAGS_WEIGHTS or weights/tags
     scenes: bool = True  # group shots into scenes (needs the shots extractor; see vpos/scenes.py)
-    motion: bool = True  # camera motion + transitions per second (vpos/motion.py; adds the motion extractor)
+    motion: bool = True  # camera motion + transitions per second (vpos/motion.py; when "motion" is among the extractors)
     motion_weights: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_MOTION_WEIGHTS or weights/motion
     tsm_weights: str | None = None  # official TSM Kinetics-400 checkpoint; None: $VPOS_TSM_WEIGHTS; neither: no actions
     scene_options: SceneOptions = field(default_factory=SceneOptions)
@@ -337,8 +337,9 @@ def tag_video_stage(features, n: int, path, options: AnalysisOptions, warnings: 
         return None
 
 def prepare_motion(options: AnalysisOptions) -> str | None:
-    """Add the motion extractor when motion is on and its weights load; else say why not."""
-    if not options.motion:
+    """Keep the motion extractor only when motion is on and its weights load; else say why not."""
+    if not options.motion or "motion" not in options.extractors:
+        options.extractors = tuple(x for x in options.extractors if x != "motion")
         return None
     from .errors import ModelLoadError
     from .motion import load_motion_model
@@ -348,8 +349,6 @@ def prepare_motion(options: AnalysisOptions) -> str | None:
     except ModelLoadError as e:
         options.extractors = tuple(x for x in options.extractors if x != "motion")
         return f"motion not computed: {e}"
-    if "motion" not in options.extractors:
-        options.extractors = tuple(options.extractors) + ("motion",)
     return None
 
 
