@@ -215,3 +215,18 @@ def test_eval_scores_motion():
     assert good["camera_macro_f1"] == 1.0 and good["transitions"]["cut"]["f1"] == 1.0
     bad = aggregate_motion({"e": {"motion": score_motion(truth, pred(["pan", "pan", "tilt", "static", "static"], [1, 0, 0, 1, 0]))}})
     assert bad["camera_macro_f1"] < 0.7 and bad["transitions"]["cut"]["f1"] == 0.5
+
+
+def test_motion_lane_figure():
+    from vpos.plots import actions_rows, motion_figure
+
+    cam = np.eye(7, dtype=np.float32)[[0, 1, 1, 5]]
+    tr = np.zeros((4, 4), np.float32)
+    block = motion_block(cam, tr, [0, 1, 2, 3], CAMERA_LABELS, TRANSITION_LABELS, [0.5] * 4)
+    doc = {"per_second": {"t": [0, 1, 2, 3]}, "motion": block, "shots": [{"start_time": 0.0}, {"start_time": 2.0}]}
+    fig = motion_figure(doc)
+    bars = {tr.name: list(tr.x) for tr in fig.data if tr.type == "bar"}
+    assert bars == {"static": [0], "pan": [1, 2], "shake": [3]}
+    assert motion_figure({"per_second": {"t": [0]}, "motion": None}) is None
+    rows = actions_rows([{"start": 0, "end": 8, "top5": [{"label": "dancing", "score": 0.5}]}])
+    assert rows == [{"start": 0, "end": 8, "top-5 actions": "dancing 0.50"}]
