@@ -47,6 +47,8 @@ from vpos.plots import (  # noqa: E402
     shots_table,
     summary_markdown,
     tags_figure,
+    motion_figure,
+    actions_rows,
     timeline_figure,
 )
 
@@ -410,6 +412,42 @@ def _read_result(json_path: str | None) -> dict | None:
         return None
 
 
+def motion_view(json_path: str | None):
+    """The motion lane of the last result (None when it has no motion block)."""
+    doc = _read_result(json_path)
+    return motion_figure(doc, title="") if doc else None
+
+
+ACTIONS_COLUMNS = ["start", "end", "top-5 actions"]
+
+
+def actions_status(weights: str | None) -> str:
+    """What the actions panel can do: run with the configured weights, or how to add them."""
+    from vpos.tsm import HOW_TO_ADD, configured_weights
+
+    src = configured_weights((weights or "").strip() or None)
+    if not src:
+        return HOW_TO_ADD[0].upper() + HOW_TO_ADD[1:] + " (or paste the checkpoint's path in the box below)."
+    return f"Kinetics-400 TSM weights: `{src}` (8 frames per window, 1 centre crop 224)."
+
+
+def find_actions(video: str | None, weights: str | None, progress: gr.Progress = gr.Progress()):
+    """Top-5 Kinetics-400 actions per 8-second window with the configured TSM ResNet-50."""
+    from vpos.tsm import actions, configured_weights
+
+    if not video:
+        raise _user_error("Upload a video first.")
+    src = configured_weights((weights or "").strip() or None)
+    if not src:
+        return actions_status(None), pd.DataFrame(columns=ACTIONS_COLUMNS)
+    progress(0.0, desc="actions (TSM ResNet-50)")
+    try:
+        out = actions(video, src)
+    except vpos.VposError as e:
+        raise _user_error(str(e)) from None
+    return actions_status(src), pd.DataFrame(actions_rows(out), columns=ACTIONS_COLUMNS)
+
+
 def scene_views(video: str | None, json_path: str | None, progress: gr.Progress = gr.Progress()):
     """The scene strip (a thumbnail per scene along the timeline, shots marked) and the scenes table
     of the result just written."""
@@ -468,7 +506,7 @@ def build_demo() -> gr.Blocks:
                     with gr.Accordion("Options", open=True):
                         extractors = gr.CheckboxGroup(
                             choices=list(ALL_EXTRACTORS), value=list(ALL_EXTRACTORS), label="Extractors",
-                            info="visual: image embeddings; audio: loudness, speech, silence; text: on-screen text; shots: cuts; colour: per-frame colour (scenes)",
+                            info="visual: image embeddings; audio: loudness, speech, silence; text: on-screen text; shots: cuts; colour: per-frame colour (scenes); motion: camera motion and transitions",
                         )
                         sample_rate = gr.Slider(0.25, 4.0, value=1.0, step=0.25, label="Analysis rate (samples per second)",
                                                 info="how often the visual, text and audio signals are sampled")
@@ -487,6 +525,8 @@ def build_demo() -> gr.Blocks:
                                     wrap=False, elem_id="segments-table")
             timeline = gr.Plot(label="Timeline", elem_id="timeline")
             tags_plot = gr.Plot(label="Tags over time (per second; lines: cuts, red: scenes)", elem_id="tags-timeline")
+            motion_plot = gr.Plot(label="Camera motion (per second: static, pan, tilt, zoom in/out, shake, credits scroll) "
+                                        "and transitions (cut, dissolve, fade, wipe)", elem_id="motion-lane")
             shots = gr.Dataframe(headers=SHOT_COLUMNS, label="Shots", interactive=False, wrap=False, max_height=420,
                                  elem_id="shots-table")
 
@@ -555,6 +595,16 @@ def build_demo() -> gr.Blocks:
                 show_progress_on=[summary, timeline],
             )
             analysis.success(scene_views, inputs=[video, json_file], outputs=[scene_strip, scenes], api_visibility="private")
+            analysis.success(motion_view, inputs=[json_file], outputs=[motion_plot], api_visibility="private")
+            with gr.Accordion("Actions (Kinetics-400, TSM ResNet-50)", open=False):
+                tsm_weights = gr.Textbox(label="TSM Kinetics-400 checkpoint (.pth / .safetensors)", max_lines=1,
+                                         value=os.environ.get("VPOS_TSM_WEIGHTS", ""), elem_id="tsm-weights")
+                actions_md = gr.Markdown(actions_status(None), elem_id="actions-status")
+                actions_button = gr.Button("Find actions", elem_id="actions-button")
+                actions_table = gr.Dataframe(headers=ACTIONS_COLUMNS, label="Top-5 actions per window", interactive=False,
+                                             wrap=True, elem_id="actions-table")
+            tsm_weights.change(actions_status, inputs=[tsm_weights], outputs=[actions_md], queue=False, api_visibility="private")
+            actions_button.click(find_actions, inputs=[video, tsm_weights], outputs=[actions_md, actions_table], api_name="actions")
         with gr.Tab("Season", id="season"):
             _season_tab()
     # One analysis at a time: each one already uses every core (or the GPU); others wait in line.

@@ -118,6 +118,14 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tagger", default=None, metavar="PATH_OR_REPO",
                    help="tagger weights: a folder or a Hub repo id[@revision] "
                         "(default: $VPOS_TAGS_WEIGHTS, else the offline copy in weights/tags)")
+    g.add_argument("--motion", dest="motion", action="store_true", default=True,
+                   help="camera motion (static/pan/tilt/zoom/shake/scroll) and transitions per second (default: on)")
+    g.add_argument("--no-motion", dest="motion", action="store_false", help="do not compute camera motion")
+    g.add_argument("--motion-weights", default=None, metavar="PATH_OR_REPO",
+                   help="motion model: a folder or a Hub repo id[@revision] (default: $VPOS_MOTION_WEIGHTS, else weights/motion)")
+    g.add_argument("--tsm-weights", default=None, metavar="PATH",
+                   help="official TSM Kinetics-400 checkpoint: adds top-5 actions per 8-s window ('actions'; a second "
+                        "decode). Default: $VPOS_TSM_WEIGHTS; without either, no actions")
     sc = p.add_argument_group("scenes")
     sc.add_argument("--no-scenes", action="store_true", help="do not group shots into scenes")
     sc.add_argument("--n-scenes", type=int, default=0, metavar="N",
@@ -167,6 +175,9 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         discover_characters=getattr(args, "discover_characters", False),
         tags=args.tags,
         tagger=args.tagger,
+        motion=getattr(args, "motion", True),
+        motion_weights=getattr(args, "motion_weights", None),
+        tsm_weights=getattr(args, "tsm_weights", None),
         scenes=not args.no_scenes,
         scene_options=SceneOptions(n_scenes=args.n_scenes, count=args.scene_count, penalty=args.scene_penalty,
                                    boundary_prob=args.scene_boundary_prob, prior_weight=args.scene_prior_weight,

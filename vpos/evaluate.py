@@ -440,8 +440,54 @@ def score_tags(truth: dict, pred: dict) -> dict:
     return out
 
 
+def score_motion(truth: dict, pred: dict) -> dict:
+    """Camera motion and transitions per second against the truth's `motion` block: camera = the
+    argmax label of each whole second (seconds without a truth label are skipped), transitions =
+    probability >= the model's threshold.  Counts per label (tp, fp, fn)."""
+    mo, tm = pred.get("motion"), truth.get("motion")
+    if not mo or not tm:
+        return {"status": "missing"}
+    ps = mo.get("per_second") or {}
+    t = (pred.get("per_second") or {}).get("t") or []
+    cams = mo.get("camera_labels") or []
+    trs = mo.get("transition_labels") or []
+    first = {}
+    for i, x in enumerate(t):  # the prediction at the start of each whole second
+        first.setdefault(int(np.floor(float(x) + 1e-6)), i)
+    out = {"status": "scored", "camera": {}, "transitions": {}}
+    for lab in cams:
+        out["camera"][lab] = [0, 0, 0]
+    for k, lab_true in enumerate(tm.get("camera", [])):
+        if lab_true is None or k not in first or not cams:
+            continue
+        i = first[k]
+        lab_pred = max(cams, key=lambda c: ps[c][i] if ps[c][i] is not None else -1)
+        if lab_pred == lab_true:
+            out["camera"][lab_true][0] += 1
+        else:
+            out["camera"][lab_pred][1] += 1
+            if lab_true in out["camera"]:
+                out["camera"][lab_true][2] += 1
+    th = dict(zip(trs, (mo.get("thresholds") or [])[len(cams):]))
+    for lab in trs:
+        truth_ps = (tm.get("transitions") or {}).get(lab)
+        if truth_ps is None:
+            continue
+        c = [0, 0, 0]
+        for k, y in enumerate(truth_ps):
+            if k not in first:
+                continue
+            p = (ps[lab][first[k]] or 0.0) >= (th.get(lab) or 0.5)
+            c[0] += int(p and y)
+            c[1] += int(p and not y)
+            c[2] += int(not p and y)
+        out["transitions"][lab] = c
+    return out
+
+
 def evaluate_pair(truth: dict, pred: dict) -> dict:
     return {
+        "motion": score_motion(truth, pred),
         "boundaries": score_boundaries(truth, pred),
         "op_ed_per_second": score_per_second_segments(truth, pred),
         "shots": score_shots(truth, pred),
@@ -559,7 +605,32 @@ def aggregate(per_episode: Dict[str, dict]) -> dict:
             s["gap20"] = gap(gap_items, npos)
         s["per_second"] = {k: prf(*v) for k, v in ps_tot.items()}
         summary["tags"] = s
+    summary["motion"] = aggregate_motion(per_episode)
     return summary
+
+
+def aggregate_motion(per_episode: Dict[str, dict]) -> dict:
+    """Per-label counts summed over episodes -> precision/recall/F1 and the camera macro F1."""
+    n = len(per_episode)
+    cam_tot: Dict[str, List[int]] = {}
+    tr_tot: Dict[str, List[int]] = {}
+    miss = 0
+    for ep in per_episode.values():
+        r = ep.get("motion") or {"status": "missing"}
+        if r["status"] == "missing":
+            miss += 1
+            continue
+        for tot, key in ((cam_tot, "camera"), (tr_tot, "transitions")):
+            for k, v in r[key].items():
+                acc = tot.setdefault(k, [0, 0, 0])
+                for j in range(3):
+                    acc[j] += v[j]
+    if miss == n:
+        return {"status": "missing", "missing": miss}
+    cam = {k: prf(*v) for k, v in cam_tot.items()}
+    scored = [v["f1"] for k, v in cam.items() if cam_tot[k][0] + cam_tot[k][2] > 0]
+    return {"status": "scored", "missing": miss, "camera": cam, "camera_macro_f1": _mean(scored),
+            "transitions": {k: prf(*v) for k, v in tr_tot.items()}}
 
 
 def gap(items: List[Tuple[float, int]], n_pos: int) -> float:
@@ -675,6 +746,11 @@ def format_table(report: dict) -> str:
             rows.append(("Tag video-level", "missing", ""))
         for k, ps in v.get("per_second", {}).items():
             rows.append((f"Per-second {k} F1", _fmt(ps["f1"], True), ""))
+    if (s.get("motion") or {}).get("status") == "scored":
+        v = s["motion"]
+        rows.append(("Camera motion macro F1", _fmt(v["camera_macro_f1"], True), "per second, over the classes present"))
+        for k, ps in v["transitions"].items():
+            rows.append((f"Transition {k} F1", _fmt(ps["f1"], True), f"P {_fmt(ps['precision'], True)} R {_fmt(ps['recall'], True)}"))
     # partial results: say how many episodes lacked each scored field
     for key, name in (("op_per_second", "OP per-second F1"), ("ed_per_second", "ED per-second F1"),
                       ("shots", "Shot cut F1 (+-2 fr)"), ("scenes", "Scene boundary F1 (+-1 shot)"),

@@ -33,6 +33,7 @@ from .errors import (
 
 AUDIO_RATE = 16000
 SMALL_SIZE = (48, 27)  # (width, height) the TransNetV2 shot detector was trained on
+MOTION_SIZE = (96, 54)  # (width, height) of the grey frames the motion model reads (48x27 hides slow pans)
 
 # Leading bytes of containers we know: a file that starts like a video but cannot be opened is
 # reported as damaged rather than as "not a video".
@@ -256,6 +257,7 @@ class DecodePlan:
     small_frames: bool = False  # every frame at SMALL_SIZE
     audio: bool = False
     chunk_seconds: float = 10.0
+    motion_rate: float = 0.0  # grey MOTION_SIZE frames per second of video (0: none)
 
 
 @dataclass
@@ -272,6 +274,9 @@ class Chunk:
     audio_start: int  # index of audio[0] in the 16 kHz sample stream
     audio: np.ndarray  # (K,) float32 mono at AUDIO_RATE
     video_end: float  # time up to which video is complete after this chunk
+    motion_start: int = 0  # index of motion_frames[0] among all motion frames
+    motion_frames: np.ndarray = field(default_factory=lambda: np.zeros((0, MOTION_SIZE[1], MOTION_SIZE[0]), np.uint8))
+    motion_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # k / motion_rate
 
 
 @dataclass
@@ -379,6 +384,11 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
         samples: list[np.ndarray] = []
         stimes: list[float] = []
         audio_parts: list[np.ndarray] = []
+        motion: list[np.ndarray] = []
+        mtimes: list[float] = []
+        motion_index = 0
+        motion_start = 0
+        mstep = 1.0 / plan.motion_rate if plan.motion_rate else 0.0
         frame_index = 0
         frame_start = 0
         sample_index = 0
@@ -391,7 +401,7 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
         last_t = -1.0
 
         def flush(video_end: float) -> Chunk:
-            nonlocal small, ftimes, samples, stimes, audio_parts, frame_start, sample_start
+            nonlocal small, ftimes, samples, stimes, audio_parts, frame_start, sample_start, motion, mtimes, motion_start
             nonlocal audio_start_chunk, chunk_index
             aud = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.float32)
             chunk = Chunk(
@@ -405,7 +415,12 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
                 audio_start=audio_start_chunk,
                 audio=aud,
                 video_end=video_end,
+                motion_start=motion_start,
+                motion_frames=np.stack(motion) if motion else np.zeros((0, MOTION_SIZE[1], MOTION_SIZE[0]), np.uint8),
+                motion_times=np.asarray(mtimes, np.float64),
             )
+            motion_start += len(mtimes)
+            motion, mtimes = [], []
             frame_start += len(small)
             sample_start += len(stimes)
             audio_start_chunk += len(aud)
@@ -462,6 +477,14 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
                     )
                     ftimes.append(t)
                 frame_index += 1
+                mimg = None
+                while mstep and motion_index * mstep <= t + half_frame:
+                    if mimg is None:
+                        mw, mh = (MOTION_SIZE[1], MOTION_SIZE[0]) if info.rotation % 180 else MOTION_SIZE
+                        mimg = _rotate(frame.to_ndarray(format="gray", width=mw, height=mh, interpolation="AREA"), info.rotation)
+                    motion.append(mimg)
+                    mtimes.append(motion_index * mstep)
+                    motion_index += 1
                 img = None
                 while sample_index * step <= t + half_frame:
                     if sw:

@@ -16,14 +16,14 @@ import numpy as np
 
 from .cache import FeatureCache, content_hash
 from .errors import ModelLoadError, OptionsError
-from .extractors.base import AUDIO, FRAMES, SAMPLES, Extractor, FeatureSet, RunContext
+from .extractors.base import AUDIO, FRAMES, MOTION, SAMPLES, Extractor, FeatureSet, RunContext
 from .media import DecodePlan, DecodeReport, Limits, VideoInfo, decode, probe
 from .result import Analysis, Shot
 from .scenes import SceneOptions
 
 ProgressCallback = Callable[[str, float, float], None]
 
-ALL_EXTRACTORS = ("visual", "audio", "text", "shots", "colour", "picture")
+ALL_EXTRACTORS = ("visual", "audio", "text", "shots", "colour", "picture", "motion")
 OPTIONAL_EXTRACTORS = ("characters",)  # run when asked for (or when character references are given)
 
 
@@ -55,6 +55,9 @@ class AnalysisOptions:
     tags: bool = True  # per-second/scene/video tags (needs the visual and audio features; text when present)
     tagger: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_TAGS_WEIGHTS or weights/tags
     scenes: bool = True  # group shots into scenes (needs the shots extractor; see vpos/scenes.py)
+    motion: bool = True  # camera motion + transitions per second (vpos/motion.py; when "motion" is among the extractors)
+    motion_weights: str | None = None  # folder or Hub "repo_id@revision"; None: $VPOS_MOTION_WEIGHTS or weights/motion
+    tsm_weights: str | None = None  # official TSM Kinetics-400 checkpoint; None: $VPOS_TSM_WEIGHTS; neither: no actions
     scene_options: SceneOptions = field(default_factory=SceneOptions)
 
     def validate(self) -> None:
@@ -122,6 +125,10 @@ def build_extractor(name: str, options: AnalysisOptions) -> Extractor:
         from .extractors.colour import ColourExtractor
 
         return ColourExtractor()
+    if name == "motion":
+        from .extractors.motion import MotionExtractor
+
+        return MotionExtractor(weights=options.motion_weights)
     raise OptionsError(f"unknown extractor '{name}'")
 
 
@@ -172,6 +179,7 @@ def extract_features(
             small_frames=any(FRAMES in e.needs for e in todo),
             audio=any(AUDIO in e.needs for e in todo),
             chunk_seconds=options.chunk_seconds,
+            motion_rate=max([e.motion_rate for e in todo if MOTION in e.needs] or [0.0]),
         )
         batch = options.batch_size or (16 if device == "cpu" else 64)
         ctx = RunContext(info=info, sample_rate=options.sample_rate, device=device, batch_size=batch)
@@ -332,6 +340,32 @@ def tag_video_stage(features, n: int, path, options: AnalysisOptions, warnings: 
         warnings.append(f"tags not computed: {e}")
         return None
 
+def prepare_motion(options: AnalysisOptions) -> str | None:
+    """Keep the motion extractor only when motion is on and its weights load; else say why not."""
+    if not options.motion or "motion" not in options.extractors:
+        options.extractors = tuple(x for x in options.extractors if x != "motion")
+        return None
+    from .errors import ModelLoadError
+    from .motion import load_motion_model
+
+    try:
+        load_motion_model(options.motion_weights)
+    except ModelLoadError as e:
+        options.extractors = tuple(x for x in options.extractors if x != "motion")
+        return f"motion not computed: {e}"
+    return None
+
+
+def motion_stage(fs: FeatureSet, per_second: dict, scene_result=None) -> dict:
+    """The result's `motion` block from the motion extractor's per-second outputs."""
+    from .motion import motion_block
+
+    scenes = scene_result.to_list() if scene_result is not None else None
+    m = fs.meta
+    return motion_block(fs["camera"], fs["transitions"], list(per_second.get("t", [])), m["camera_labels"],
+                        m["transition_labels"], m["transition_thresholds"], scenes)
+
+
 def detect_scenes(features, shots: list[Shot], options: AnalysisOptions, oped_result=None):
     """Shots grouped into scenes; a detected opening or ending stays one scene."""
     from .scenes import segment_scenes
@@ -380,8 +414,11 @@ def analyze(
     elif options.discover_characters and "characters" not in options.extractors:
         options.extractors = tuple(options.extractors) + ("characters",)
 
+    motion_warning = prepare_motion(options)
     features, ext_timings, warnings, cache_info = extract_features(info, video_hash, options, progress)
     timings.update(ext_timings)
+    if motion_warning:
+        warnings.append(motion_warning)
 
     any_fs = next(iter(features.values()), None)
     n_samples = int(any_fs.meta.get("n_samples", 0)) if any_fs else 0
@@ -449,6 +486,27 @@ def analyze(
         scene_result = detect_scenes(features, shots, options, oped_result)
         progress("scenes", 1, 1)
         timings["scenes"] = time.perf_counter() - t
+    motion_result = None
+    if options.motion and "motion" in features:
+        t = time.perf_counter()
+        motion_result = motion_stage(features["motion"], per_second, scene_result)
+        timings["motion_block"] = time.perf_counter() - t  # "motion" is the extractor's own time
+    actions_result = None
+    from .tsm import configured_weights
+
+    if configured_weights(options.tsm_weights):
+        # Kinetics actions need 224-px RGB frames of their own: a second decode, only when asked for.
+        from .errors import VposError
+        from .tsm import actions
+
+        t = time.perf_counter()
+        progress("actions", 0, 1)
+        try:
+            actions_result = actions(path, options.tsm_weights)
+        except VposError as e:
+            warnings.append(f"actions not computed: {e}")
+        progress("actions", 1, 1)
+        timings["actions"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
 
     opts = options.to_dict()
@@ -490,5 +548,7 @@ def analyze(
 
             add_scene_tags(tags_result, result.scenes, options.sample_rate)
         result.tags = tags_result
+    result.motion = motion_result
+    result.actions = actions_result
     progress("done", 1, 1)
     return result

@@ -655,3 +655,58 @@ def _scene_hover(scene: dict, span: tuple[float, float]) -> str:
     shots = list(scene.get("shots") or [])
     which = f"shots {shots[0]}–{shots[-1]}" if len(shots) > 1 else (f"shot {shots[0]}" if shots else "")
     return f"scene {scene.get('index')}: {format_time(span[0])}–{format_time(span[1])} ({which})"
+
+# ------------------------------------------------------------------------------------------ motion
+
+MOTION_COLOURS = {"static": "#9e9e9e", "pan": "#1f77b4", "tilt": "#17becf", "zoom_in": "#2ca02c", "zoom_out": "#98df8a",
+                  "shake": "#d62728", "scroll": "#9467bd"}
+
+
+def motion_figure(doc: dict, title: str | None = None) -> go.Figure | None:
+    """The motion lane: the camera label of every second (argmax, coloured by label, the bar's
+    height its probability) above one heatmap lane per transition type; shot cuts as lines.
+    None when the result has no motion block."""
+    from plotly.subplots import make_subplots
+
+    motion = doc.get("motion") or {}
+    ps = motion.get("per_second") or {}
+    cams = [lab for lab in motion.get("camera_labels", []) if lab in ps]
+    trans = [lab for lab in motion.get("transition_labels", []) if lab in ps]
+    t = (doc.get("per_second") or {}).get("t") or []
+    if not cams or not t:
+        return None
+    n = len(t)
+    probs = [[float(ps[lab][i] or 0.0) for lab in cams] for i in range(min(n, len(ps[cams[0]])))]
+    best = [max(range(len(cams)), key=lambda j: row[j]) for row in probs]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.45, 0.55], vertical_spacing=0.06)
+    for j, lab in enumerate(cams):
+        xs = [t[i] for i in range(len(best)) if best[i] == j]
+        if not xs:
+            continue
+        fig.add_trace(go.Bar(x=xs, y=[probs[i][j] for i in range(len(best)) if best[i] == j], name=lab, width=1.0,
+                             marker_color=MOTION_COLOURS.get(lab), hovertemplate=f"{lab}<br>t=%{{x:.0f}} s<br>p=%{{y:.2f}}<extra></extra>"),
+                      row=1, col=1)
+    if trans:
+        z = [[float(v) if v is not None else 0.0 for v in ps[lab][:n]] for lab in trans]
+        fig.add_trace(go.Heatmap(x=list(t), y=trans, z=z, zmin=0, zmax=1, colorscale="Viridis", showscale=False,
+                                 hovertemplate="%{y}<br>t=%{x:.0f} s<br>p=%{z:.2f}<extra></extra>"), row=2, col=1)
+    for c in _cut_times(doc):
+        fig.add_vline(x=c, line=dict(color="rgba(120,120,120,0.35)", width=1))
+    video = ", ".join(f"{d['label']} {d['score']:.2f}" for d in (motion.get("video") or [])[:6])
+    head = title if title is not None else "Camera motion and transitions"
+    fig.update_layout(
+        title=f"{head}<br><sup>share of seconds: {video or 'none'}</sup>" if head or video else None,
+        height=300, margin=dict(l=10, r=10, t=60, b=30), barmode="overlay", bargap=0,
+        legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
+        yaxis=dict(title="camera p", range=[0, 1]), yaxis2=dict(autorange="reversed"), xaxis2=dict(title="time (s)"),
+    )
+    return fig
+
+
+def actions_rows(actions: list[dict]) -> list[dict]:
+    """One row per window of the Kinetics actions: start, end and the top-5 labels with scores."""
+    rows = []
+    for a in actions or []:
+        rows.append({"start": a["start"], "end": a["end"],
+                     "top-5 actions": ", ".join(f"{d['label']} {d['score']:.2f}" for d in a.get("top5", []))})
+    return rows

@@ -57,6 +57,8 @@ class Analysis:
     scenes: list[dict] | None = None
     characters: dict | None = None
     tags: dict | None = None
+    motion: dict | None = None  # camera motion + transitions, same shape as tags (vpos/motion.py)
+    actions: list | None = None  # [{start, end, top5: [{label, score}]}] when Kinetics TSM weights are configured
     # Per-shot signals aligned with `shots` (e.g. scene_boundary_prob); None when no stage made any.
     per_shot: dict[str, list] | None = None
     # Raw per-extractor features (not serialised): later stages and tools read these.
@@ -103,6 +105,8 @@ class Analysis:
             },
             "characters": self.characters,
             "tags": self.tags,
+            "motion": self.motion,
+            "actions": self.actions,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "warnings": list(self.warnings),
             "options": self.options,

@@ -18,7 +18,8 @@ import numpy as np
 from . import material as M
 from .shows import (CONTAINERS, GIVEN, ROLES, SPONSORS, STUDIOS, SURNAMES, TITLE_TAILS, TITLE_WORDS,
                     EpisodePlan, Shot, Show, Text, rng_for)
-from .truth import FORMAT, ftime, mask_per_second, per_second, still_frames
+from .truth import (FORMAT, MOVE_SPEED, STILL_SPEED, camera_label, camera_per_second, ftime, majority_label,
+                    mask_per_second, per_second, still_frames, transitions_per_second)
 
 SR = M.SR
 BG_MARGIN = 1.35  # backgrounds are this much larger than the frame (room for pans)
@@ -341,6 +342,28 @@ def _ease(u: float) -> float:
     return 0.5 - 0.5 * math.cos(math.pi * min(1.0, max(0.0, u)))
 
 
+def shake_offset(sh: Shot, i: int, W: int, H: int) -> Tuple[float, float]:
+    """Camera-shake jitter (pixels, frame coordinates) of frame ``i`` of a shaking shot: the
+    window moves by this much, so the picture moves by minus this much."""
+    r = rng_for("shake", sh.seed, i).uniform(-1.0, 1.0, size=2)
+    return float(r[0] * sh.shake * H), float(r[1] * sh.shake * H)
+
+
+def wipe_mask(sh: Shot, a: float, W: int, H: int) -> np.ndarray:
+    """(H, W, 1) float mask of the incoming shot ``a`` (0..1) of the way through a wipe; the
+    direction (from the left, right, top or bottom) follows the shot's seed."""
+    d = sh.seed % 4
+    if d < 2:
+        edge = a * W if d == 0 else (1 - a) * W
+        ramp = np.arange(W, dtype=np.float32)[None, :, None]
+        m = (ramp < edge) if d == 0 else (ramp >= edge)
+        return np.broadcast_to(m, (H, W, 1)).astype(np.float32)
+    edge = a * H if d == 2 else (1 - a) * H
+    ramp = np.arange(H, dtype=np.float32)[:, None, None]
+    m = (ramp < edge) if d == 2 else (ramp >= edge)
+    return np.broadcast_to(m, (H, W, 1)).astype(np.float32)
+
+
 class Compositor:
     def __init__(self, plan: EpisodePlan, assets: Assets, talk: Dict[str, List[Tuple[int, int]]]):
         self.plan, self.A = plan, assets
@@ -431,7 +454,11 @@ class Compositor:
             ww, wh = min(int(round(W * z)), BW), min(int(round(H * z)), BH)
             px = sh.pan[0] + (sh.pan[2] - sh.pan[0]) * u
             py = sh.pan[1] + (sh.pan[3] - sh.pan[1]) * u
-            view = ("bg", int(round(px * (BW - ww))), int(round(py * (BH - wh))), ww, wh)
+            vx, vy = px * (BW - ww), py * (BH - wh)
+            if sh.shake:
+                jx, jy = shake_offset(sh, i, W, H)
+                vx, vy = vx + jx * ww / W, vy + jy * wh / H
+            view = ("bg", int(round(min(max(vx, 0), BW - ww))), int(round(min(max(vy, 0), BH - wh))), ww, wh)
         eff = None
         if sh.effect == "speedlines":
             eff = ("speedlines", (max(i, 0) // 3) % 2)
@@ -439,10 +466,11 @@ class Compositor:
             eff = ("bokeh", int(u * W * 0.05))
         sprites = []
         talk_ok = sh.segment not in ("opening", "ending", "eyecatch")
+        jx, jy = shake_offset(sh, i, W, H) if sh.shake else (0.0, 0.0)  # the shaking camera moves the cels too
         for sp in sh.sprites:
             mouth = talk_ok and self._talking(sp.char, gf) and (gf // 4) % 2 == 0
-            cx = (sp.x + sp.dx * u) * W
-            sprites.append((sp.char, int(sp.h * H), sp.expr, mouth, sp.flip, int(cx), int(sp.y * H)))
+            cx = (sp.x + sp.dx * u) * W - jx
+            sprites.append((sp.char, int(sp.h * H), sp.expr, mouth, sp.flip, int(cx), int(sp.y * H - jy)))
         fade = 1.0
         if sh.fade_in and i < sh.fade_in:
             fade = (max(0, i) + 1) / (sh.fade_in + 1)
@@ -493,23 +521,31 @@ class Compositor:
         i = f - sh.start
         img = self.render_shot(sh, i)
         # transitions centred on a cut: dissolve into this shot, or out of it into the next
-        if sh.trans_in in ("dissolve", "fade") and sh.trans_len and k > 0 and i < sh.trans_len - sh.trans_len // 2:
+        if sh.trans_in in ("dissolve", "fade", "wipe") and sh.trans_len and k > 0 and i < sh.trans_len - sh.trans_len // 2:
             prev = shots[k - 1]
             L = sh.trans_len
             a = (i + L // 2 + 0.5) / L
             if sh.trans_in == "dissolve":
                 other = self.render_shot(prev, prev.n + i)
                 img = (img.astype(np.float32) * a + other.astype(np.float32) * (1 - a)).astype(np.uint8)
+            elif sh.trans_in == "wipe":
+                other = self.render_shot(prev, prev.n + i)
+                m = wipe_mask(sh, a, self.W, self.H)
+                img = (img.astype(np.float32) * m + other.astype(np.float32) * (1 - m)).astype(np.uint8)
             else:  # fade through black: this half fades in
                 img = (img.astype(np.float32) * max(0.0, 2 * a - 1)).astype(np.uint8)
         if k + 1 < len(shots):
             nxt = shots[k + 1]
             L = nxt.trans_len
-            if nxt.trans_in in ("dissolve", "fade") and L and sh.n - i <= L // 2:
+            if nxt.trans_in in ("dissolve", "fade", "wipe") and L and sh.n - i <= L // 2:
                 a = (L // 2 - (sh.n - i) + 0.5) / L
                 if nxt.trans_in == "dissolve":
                     other = self.render_shot(nxt, i - sh.n)
                     img = (img.astype(np.float32) * (1 - a) + other.astype(np.float32) * a).astype(np.uint8)
+                elif nxt.trans_in == "wipe":
+                    other = self.render_shot(nxt, i - sh.n)
+                    m = wipe_mask(nxt, a, self.W, self.H)
+                    img = (img.astype(np.float32) * (1 - m) + other.astype(np.float32) * m).astype(np.uint8)
                 else:
                     img = (img.astype(np.float32) * max(0.0, 1 - 2 * a)).astype(np.uint8)
         if draw_text:
@@ -833,7 +869,67 @@ def build_truth(plan: EpisodePlan, comp: Compositor, speech: list, music: list, 
         "cuts": shot_starts[1:], "transitions": transitions, "shots": shots, "scenes": scenes,
         "characters": characters, "screen_time": screen_time, "per_second": per, "tags": tags,
         "credits": credits, "speech": speech, "music": music,
+        "motion": motion_truth(plan, credits, shots, float(dur)),
     }
+
+
+def shot_camera_speeds(sh: Shot, W: int, H: int, fps: float) -> Optional[np.ndarray]:
+    """(n, 3) pan, tilt and signed zoom speed (frame heights per second; zoom > 0 = in) of every
+    frame of a shot, from the smooth window path the renderer follows (shake jitter excluded:
+    it is labelled on its own); None for footage (its camera is unknown)."""
+    kind = sh.bg[0]
+    if kind == "footage":
+        return None
+    if kind != "loc":
+        return np.zeros((sh.n, 3))
+    BW, BH = int(W * BG_MARGIN), int(H * BG_MARGIN)
+    k = np.arange(sh.n + 1, dtype=np.float64)
+    u = np.array([_ease(i / max(1, sh.n - 1)) for i in k])
+    z = sh.zoom[0] + (sh.zoom[1] - sh.zoom[0]) * u
+    ww, wh = np.minimum(W * z, BW), np.minimum(H * z, BH)
+    px = sh.pan[0] + (sh.pan[2] - sh.pan[0]) * u
+    py = sh.pan[1] + (sh.pan[3] - sh.pan[1]) * u
+    cx, cy = px * (BW - ww) + ww / 2, py * (BH - wh) + wh / 2
+    pan = np.abs(np.diff(cx)) * W / ww[:-1] * fps / H
+    tilt = np.abs(np.diff(cy)) * H / wh[:-1] * fps / H
+    zoom = np.log(ww[:-1] / ww[1:]) * fps * W / (2 * H)
+    out = np.stack([pan, tilt, zoom], 1)
+    if sh.n > 1:  # the last frame has no successor in the shot: it moves as the one before
+        out[-1] = out[-2]
+    return out
+
+
+def motion_truth(plan: EpisodePlan, credits: list, shots_out: list, dur: float) -> dict:
+    """Exact camera-motion and transition labels (format in :mod:`vpos.corpus.truth`)."""
+    fps = plan.fps
+    W, H = plan.show.width, plan.show.height
+    N = plan.n
+    scroll = np.zeros(N, bool)
+    for c in credits:
+        if c["velocity"][1] != 0:
+            scroll[c["start_frame"]:c["end_frame"]] = True
+    labels: List[Optional[str]] = [None] * N
+    for j, sh in enumerate(plan.shots):
+        sp = shot_camera_speeds(sh, W, H, float(fps))
+        for i in range(sh.n):
+            f = sh.start + i
+            if sp is not None:
+                labels[f] = camera_label(sp[i, 0], sp[i, 1], sp[i, 2], bool(sh.shake), bool(scroll[f]))
+        shots_out[j]["camera"] = majority_label(labels[sh.start:sh.start + sh.n], 0.5)
+    spans = []
+    for k, sh in enumerate(plan.shots):
+        if k > 0:
+            if sh.trans_in in ("dissolve", "fade", "wipe") and sh.trans_len:
+                L = sh.trans_len
+                spans.append((sh.trans_in, sh.start - L // 2, sh.start + L - L // 2))
+            else:
+                spans.append(("cut", sh.start, sh.start + 1))
+        if sh.fade_in:
+            spans.append(("fade", sh.start, sh.start + sh.fade_in))
+        if sh.fade_out:
+            spans.append(("fade", sh.start + sh.n - sh.fade_out, sh.start + sh.n))
+    return {"camera": camera_per_second(labels, fps, dur), "transitions": transitions_per_second(spans, fps, dur),
+            "thresholds": {"move": MOVE_SPEED, "still": STILL_SPEED}}
 
 
 def talk_frames(plan: EpisodePlan) -> Dict[str, List[Tuple[int, int]]]:

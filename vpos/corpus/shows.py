@@ -94,13 +94,14 @@ class Shot:
     pan: Tuple[float, float, float, float] = (0.5, 0.5, 0.5, 0.5)  # window position start/end (0..1)
     zoom: Tuple[float, float] = (1.0, 1.0)  # window size relative to the frame-sized window (<=1 zooms in)
     sprites: List[SpriteUse] = field(default_factory=list)
-    trans_in: str = "cut"  # cut | dissolve | fade
+    trans_in: str = "cut"  # cut | dissolve | fade | wipe
     trans_len: int = 0
     fade_out: int = 0  # frames of fade to black at the end
     fade_in: int = 0  # frames of fade from black at the start
     location: str = ""
     seed: int = 0
     effect: str = ""  # "", "speedlines", "flash", "bokeh"
+    shake: float = 0.0  # camera shake: per-frame jitter amplitude, fraction of frame height
     # filled by plan_episode
     start: int = 0
     segment: str = ""
@@ -834,8 +835,41 @@ def plan_episode(show: Show, episode: int, seed: int = 0) -> EpisodePlan:
     for sh in shots:
         if sh.start in seg_starts and sh.trans_in == "dissolve":
             sh.trans_in, sh.trans_len = "cut", 0
+    add_camera_moves(shots, segments, show, episode, seed)
     return EpisodePlan(show=show, episode=episode, id=eid, n=f, shots=shots, texts=texts, audio=audio, segments=segments,
                        scenes=scenes, op_key=op.key if has_op else None, ed_key=ed.key, notes=notes)
+
+
+BODY_SEGMENTS = ("cold_open", "part_a", "part_b", "c_part")
+
+
+def add_camera_moves(shots: List[Shot], segments, show: Show, episode: int, seed: int = 0) -> None:
+    """Camera shakes, zooms in/out and wipes on the story shots of an episode.
+
+    Drawn from their own random stream ("motion"), so every other choice of the plan (and of
+    the shows and episodes rendered before these existed) stays what it was; only the shots
+    picked here render differently.  Only held (unpanned, unzoomed) shots over a background are
+    changed, so a shot carries one camera move.
+    """
+    mrng = rng_for("motion", show.seed, episode, seed)
+    fps = float(show.fps)
+    seg_starts = {s for _, s, _ in segments}
+    for k, sh in enumerate(shots):
+        if sh.segment not in BODY_SEGMENTS:
+            continue
+        r = float(mrng.random())  # drawn for every story shot: one draw per shot keeps the stream aligned
+        a, b = float(mrng.uniform(0, 1)), float(mrng.uniform(0, 1))
+        w = float(mrng.random())
+        held = sh.bg[0] == "loc" and sh.pan[0] == sh.pan[2] and sh.pan[1] == sh.pan[3] and sh.zoom[0] == sh.zoom[1]
+        if held and sh.n >= int(0.8 * fps):
+            if r < 0.12:
+                sh.shake = 0.008 + 0.022 * a  # 0.8-3% of the frame height, every frame
+            elif r < 0.30:
+                z_wide = sh.zoom[0]
+                z_tight = z_wide * (0.55 + 0.25 * b)
+                sh.zoom = (z_wide, z_tight) if r < 0.21 else (z_tight, z_wide)  # in | out
+        if k > 0 and sh.start not in seg_starts and sh.trans_in == "cut" and w < 0.1 and sh.n > 16 and shots[k - 1].n > 16:
+            sh.trans_in, sh.trans_len = "wipe", int(8 + 8 * a)
 
 
 QUIRKS = ["no_op_episode", "new_op_from", "short_op_episode", "op_as_ed_episode"]

@@ -18,11 +18,13 @@ Every rendered episode ``DIR/<show>/<id>.<ext>`` has ``DIR/<show>/<id>.truth.jso
                   "variant": "op1"} | null,
       "ending":  {... same ...} | null,
       "cuts": [frame, ...],           # first frame of every shot except the first (montage too)
-      "transitions": [{"frame": f, "type": "cut"|"fade"|"dissolve", "length": frames}],
+      "transitions": [{"frame": f, "type": "cut"|"fade"|"dissolve"|"wipe", "length": frames}],
                                       # for a dissolve/fade, "frame" is the cut frame used in
                                       # "cuts" (the middle of a dissolve, the first frame of the
                                       # new shot after a fade), "length" its length in frames
-      "shots": [{"start_frame": i, "end_frame": j, "segment": label, "kind": "..."}],  # j exclusive
+      "shots": [{"start_frame": i, "end_frame": j, "segment": label, "kind": "...",
+                 "camera": "static"|"pan"|...|null}],  # j exclusive; camera: the label most of
+                                      # the shot's frames carry (see "motion" below)
       "scenes": [{"start_frame": i, "end_frame": j, "location": "classroom", "segment": label,
                   "shots": [shot indices]}],   # j exclusive; OP, ED, sponsor, eyecatch and preview
                                                # are one scene each (location = the segment label)
@@ -38,6 +40,11 @@ Every rendered episode ``DIR/<show>/<id>.<ext>`` has ``DIR/<show>/<id>.truth.jso
                    "segment": "opening"|"ending"|..., "lang": "ja"|"romaji"|"en"}],
       "speech": [[start_s, end_s, "Name"], ...],
       "music": [[start_s, end_s, "op-song"|"ed-song"|"bgm"|"jingle"], ...],
+      "motion": {                     # camera motion and transitions, exact (see below)
+        "camera": ["static"|"pan"|"tilt"|"zoom_in"|"zoom_out"|"shake"|"scroll"|null, ...],
+                                      # one per second [i, i+1)
+        "transitions": {"cut": [0/1, ...], "dissolve": [...], "fade": [...], "wipe": [...]},
+        "thresholds": {"move": 0.04, "still": 0.015}},
       "notes": ["episode without OP" | "short OP" | "new OP from this episode" | "OP used as ED"],
       "format_class": "small"|"short"|"mid"|"full", "show_title": [ja, romaji],
       "material_files": [names of fetched files used], "render_seconds": s
@@ -46,6 +53,21 @@ Every rendered episode ``DIR/<show>/<id>.<ext>`` has ``DIR/<show>/<id>.truth.jso
 Tags: the episode's scene locations, the characters on screen, and "speech" / "music" /
 "silence" when present.  Scenes of 1-4 shots at one location make up the cold open, A/B parts and
 C part; the OP, ED, sponsor card, eyecatch and preview are one scene each.
+
+Camera motion (``motion.camera``, ``shots[i].camera``) comes from the exact path of the camera
+window over the background.  Per frame: the window centre's motion in frame pixels gives the pan
+(horizontal) and tilt (vertical) speeds, the change of window size the zoom speed (the apparent
+motion at the frame's left/right edge, ``|d ln size| * W / 2``); speeds are in frame heights per
+second.  A frame is ``shake`` when its shot shakes (per-frame random jitter); else ``zoom_in`` /
+``zoom_out`` when the zoom is the fastest component and >= ``MOVE_SPEED``; else ``scroll`` while a
+credit roll moves on screen; else ``pan`` / ``tilt`` when the faster of the two is >=
+``MOVE_SPEED``; else ``static`` when every component is < ``STILL_SPEED``; else null (a drift
+between the two thresholds: too slow to call a move, too fast to call still).  Footage shots
+(real video) are null: their camera is unknown.  A second takes the label of >= 60% of its
+frames, else null.  Null seconds are left out of training and scoring.
+Transitions per second: ``cut`` when a hard cut's first new frame lies in the second;
+``dissolve`` / ``fade`` / ``wipe`` when the second holds >= 1/3 of that transition's frames (a
+fade from or to black at a shot's start or end is a ``fade`` too).
 
 Times are always ``frame / fps`` with ``fps`` an exact :class:`fractions.Fraction`.
 """
@@ -119,6 +141,69 @@ def intervals_from_mask(mask: np.ndarray, rate: float) -> List[List[float]]:
     d = np.diff(m)
     starts, ends = np.where(d == 1)[0], np.where(d == -1)[0]
     return [[round(s / rate, 6), round(e / rate, 6)] for s, e in zip(starts, ends)]
+
+
+CAMERA_LABELS = ["static", "pan", "tilt", "zoom_in", "zoom_out", "shake", "scroll"]
+TRANSITION_LABELS = ["cut", "dissolve", "fade", "wipe"]
+MOVE_SPEED = 0.04  # frame heights per second: a move (about 1 px per frame at 480p, 24 fps)
+STILL_SPEED = 0.015  # below this in every component the camera is still
+
+
+def camera_label(pan: float, tilt: float, zoom: float, shake: bool, scroll: bool):
+    """One frame's camera label from its speeds (frame heights per second; ``zoom`` signed,
+    > 0 zooming in); None between the still and move thresholds (see the module docstring)."""
+    if shake:
+        return "shake"
+    z = abs(zoom)
+    if z >= MOVE_SPEED and z >= max(pan, tilt):
+        return "zoom_in" if zoom > 0 else "zoom_out"
+    if scroll:
+        return "scroll"
+    if max(pan, tilt) >= MOVE_SPEED:
+        return "pan" if pan >= tilt else "tilt"
+    if max(pan, tilt, z) < STILL_SPEED:
+        return "static"
+    return None
+
+
+def majority_label(labels: Sequence, min_share: float = 0.6):
+    """The label >= ``min_share`` of ``labels`` carry (None counts as a label), else None."""
+    if len(labels) == 0:
+        return None
+    vals, counts = np.unique(np.array([str(x) for x in labels], dtype=object), return_counts=True)
+    j = int(np.argmax(counts))
+    top = vals[j]
+    if top == "None" or counts[j] < min_share * len(labels):
+        return None
+    return top
+
+
+def camera_per_second(frame_labels: Sequence, fps: Fraction, duration: float) -> list:
+    """Per-second camera labels from per-frame ones (a second: the frames whose time is in it)."""
+    n = int(np.ceil(duration - 1e-9))
+    out = []
+    for i in range(n):
+        a = int(np.ceil(Fraction(i) * fps - Fraction(1, 10**9)))
+        b = int(np.ceil(Fraction(i + 1) * fps - Fraction(1, 10**9)))
+        out.append(majority_label(frame_labels[a:min(b, len(frame_labels))]))
+    return out
+
+
+def transitions_per_second(spans: Iterable[tuple], fps: Fraction, duration: float) -> Dict[str, List[int]]:
+    """``spans``: (type, first_frame, end_frame) of every transition (a cut: ("cut", f, f + 1))."""
+    n = int(np.ceil(duration - 1e-9))
+    out = {lab: [0] * n for lab in TRANSITION_LABELS}
+    for kind, a, b in spans:
+        if kind not in out:
+            continue
+        length = max(1, b - a)
+        for i in range(n):
+            s0 = int(np.ceil(Fraction(i) * fps - Fraction(1, 10**9)))
+            s1 = int(np.ceil(Fraction(i + 1) * fps - Fraction(1, 10**9)))
+            inside = max(0, min(b, s1) - max(a, s0))
+            if (kind == "cut" and s0 <= a < s1) or (kind != "cut" and inside * 3 >= length and inside > 0):
+                out[kind][i] = 1
+    return out
 
 
 def load_truth(path) -> dict:

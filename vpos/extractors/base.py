@@ -20,6 +20,7 @@ from ..media import Chunk, VideoInfo
 FRAMES = "frames"  # every frame at 48x27
 SAMPLES = "samples"  # frames at the analysis rate
 AUDIO = "audio"  # 16 kHz mono
+MOTION = "motion"  # grey MOTION_SIZE frames at the extractor's `motion_rate`
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Extractor(ABC):
     # Width of the analysis samples this extractor wants (0 when it needs none); the decoder
     # delivers the largest width asked for and each extractor scales down from there.
     sample_width: ClassVar[int] = 0
+    # Grey frames per second this extractor wants at MOTION_SIZE (with MOTION in `needs`).
+    motion_rate: ClassVar[float] = 0.0
 
     def config(self) -> dict[str, Any]:
         """Settings that change the output; part of the cache key."""
