@@ -147,14 +147,13 @@ def _full_document(seconds: int = 1440, n_cuts: int = 300) -> dict:
 
 
 def test_timeline_draws_every_present_field_cheaply():
-    import time
-
     from vpos.plots import timeline_figure
 
     doc = _full_document()
-    t0 = time.perf_counter()
     fig = timeline_figure(doc)
-    assert time.perf_counter() - t0 < 2.0
+    # Cheap to draw and to send to the browser: a bounded number of traces, cuts and segments drawn
+    # as a few traces rather than one layout shape each (hundreds of shapes make plotly crawl).
+    assert len(fig.data) <= 30 and len(fig.layout.shapes or ()) <= 20, (len(fig.data), len(fig.layout.shapes or ()))
     titles = [a.text for a in fig.layout.annotations]
     for row in ("structure", "opening / ending probability", "loudness (dBFS)", "speech cue", "on-screen text (area)", "visual change", "shot change / cuts"):
         assert row in titles
