@@ -243,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--headed", action="store_true", help="show the browser window")
     args = parser.parse_args(argv)
 
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     out = Path(args.out)
@@ -257,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = None
     url = args.url
     if not url:
+        # A fresh feature cache: what a person uploading a new episode sees (stages, progress), not
+        # an instant answer from an earlier run's cache.
+        os.environ["VPOS_CACHE_DIR"] = str(tmp / "cache")
         url, demo = launch_app()
     print(f"app at {url}", flush=True)
 
@@ -266,7 +270,13 @@ def main(argv: list[str] | None = None) -> int:
             browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS, headless=not args.headed)
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.set_default_timeout(30_000)
-            page.goto(url, wait_until="networkidle")
+            # "load", then the button itself: some of gradio's lazily imported modules never report
+            # as finished to Playwright, so "networkidle" can wait forever on a page that works.
+            page.goto(url, wait_until="load")
+            try:
+                page.get_by_role("button", name="Analyze", exact=True).wait_for(state="visible")
+            except PlaywrightTimeout:
+                pass
             check(page.get_by_role("button", name="Analyze", exact=True).count() == 1, "the page loads with an Analyze button")
             _shot(page, out, "01-loaded")
             if args.extractors:
