@@ -18,8 +18,6 @@ held-out figures: `bench/motion_eval.py`.  Weights: `weights/motion` (PyTorchMod
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 from pathlib import Path
 
@@ -30,7 +28,6 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 
 from .corpus.truth import CAMERA_LABELS, TRANSITION_LABELS
-from .errors import ModelLoadError
 from .tsm import shift as temporal_shift
 
 MOTION_RATE = 8.0  # grey frames per second of video
@@ -126,21 +123,9 @@ _LOADED: dict = {}
 
 def load_motion_model(source=None) -> MotionNet:
     """A MotionNet from a local save_pretrained folder or a Hub id `owner/name[@revision]`."""
-    src = resolve_source(source)
-    key = str(src)
-    if key in _LOADED:
-        return _LOADED[key]
-    name, kwargs = str(src), {}
-    if isinstance(src, str) and "@" in src and not Path(src).exists():
-        name, kwargs["revision"] = src.split("@", 1)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = MotionNet.from_pretrained(name, strict=True, map_location="cpu", **kwargs)
-    except Exception as e:  # noqa: BLE001
-        raise ModelLoadError(f"motion weights {name} do not load: {e} (offline? the local copy is {DEFAULT_MOTION_WEIGHTS})") from None
-    model.eval()
-    _LOADED[key] = model
-    return model
+    from .hub import load_pretrained
+
+    return load_pretrained(MotionNet, source, MOTION_ENV, DEFAULT_MOTION_WEIGHTS, "motion model", _LOADED)
 
 
 def weights_id(source=None) -> str:

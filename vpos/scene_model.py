@@ -16,8 +16,6 @@ Saved and loaded like the opening/ending model: `huggingface_hub.PyTorchModelHub
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 from pathlib import Path
 
@@ -93,31 +91,10 @@ _LOADED: dict[str, SceneBoundaryNet] = {}
 def load_boundary_model(source: str | os.PathLike | None = None, feature_names=None) -> SceneBoundaryNet:
     """From a local `save_pretrained` folder or a Hub id (`owner/name`, `owner/name@rev`). The
     model's feature list must equal `feature_names` (the features this code computes)."""
-    src = str(source or os.environ.get(HUB_ENV) or DEFAULT_SCENE_WEIGHTS)
-    if src in _LOADED:
-        model = _LOADED[src]
-    else:
-        p = Path(src).expanduser()
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                if p.exists():
-                    if not (p / "config.json").exists():
-                        raise ModelLoadError(f"{p} holds no scene-boundary model (no config.json)")
-                    model = SceneBoundaryNet.from_pretrained(str(p), strict=True, map_location="cpu")
-                elif src.count("/") == 1 or "@" in src:
-                    repo, _, rev = src.partition("@")
-                    model = SceneBoundaryNet.from_pretrained(repo, revision=rev or None, strict=True, map_location="cpu")
-                else:
-                    raise ModelLoadError(f"scene-boundary weights not found: {src}")
-        except ModelLoadError:
-            raise
-        except Exception as e:  # noqa: BLE001
-            raise ModelLoadError(
-                f"cannot load scene-boundary weights from '{src}' ({e.__class__.__name__}: {str(e)[:200]}). "
-                f"Without network, use the offline copy in {DEFAULT_SCENE_WEIGHTS}."
-            ) from None
-        model.eval()
-        _LOADED[src] = model
+    from .hub import load_pretrained, resolve_source
+
+    src = resolve_source(source, HUB_ENV, DEFAULT_SCENE_WEIGHTS)
+    model = load_pretrained(SceneBoundaryNet, source, HUB_ENV, DEFAULT_SCENE_WEIGHTS, "scene-boundary model", _LOADED)
     if feature_names is not None and list(model.feature_names) != list(feature_names):
         raise ModelLoadError(f"scene-boundary model at {src} was trained on other features; retrain it (bench/scenes_train.py)")
     return model
