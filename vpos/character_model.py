@@ -119,25 +119,10 @@ def run_dense(backbone, head: CharacterNet, x: np.ndarray, device: str = "cpu") 
 
 def resolve_source(source: str | os.PathLike | None) -> Path:
     """A local folder, or a Hub repo id `owner/name[@revision]` downloaded to the HF cache."""
-    from .errors import ModelLoadError
+    from .hub import weights_folder
 
-    src = source or os.environ.get(HUB_ENV) or str(DEFAULT_WEIGHTS)
-    p = Path(src).expanduser()
-    if p.exists():
-        return p
-    if str(src).startswith(("/", ".", "~")) or str(src).count("/") != 1:
-        raise ModelLoadError(f"no character weights at {src}: train them with `python -m vpos.characters_train`, "
-                             f"or give a Hugging Face Hub repo id (owner/name[@revision])")
-    repo, _, revision = str(src).partition("@")
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id=repo, revision=revision or None))
-    except Exception as e:  # noqa: BLE001 - every hub failure gets the same advice
-        raise ModelLoadError(
-            f"cannot load character weights from '{src}' ({e.__class__.__name__}: {str(e)[:200]}). "
-            f"Without network, use the offline copy in {DEFAULT_WEIGHTS} (the default; unset {HUB_ENV})."
-        ) from None
+    return weights_folder(source, HUB_ENV, DEFAULT_WEIGHTS, "character weights",
+                          "train them with `python -m vpos.characters_train`")
 
 
 _LOADED: dict[tuple[str, str], CharacterNet] = {}

@@ -47,3 +47,26 @@ def load_pretrained(cls, source, env: str, default: Path, what: str, cache: dict
     if cache is not None:
         cache[src] = model
     return model
+
+
+def weights_folder(source, env: str, default: Path, what: str, how_to_get: str, offline_hint: str = "") -> Path:
+    """A local folder of weights: `source` (see resolve_source) when it is a folder, else the Hub
+    repo `owner/name[@revision]` downloaded to the Hugging Face cache. For weights made of several
+    files (a fused checkpoint set, a head with its card). `how_to_get` ends the error for a path
+    that does not exist (e.g. how to train the weights); `offline_hint` the one for an unreachable Hub."""
+    src = resolve_source(source, env, default)
+    path = Path(src).expanduser()
+    if path.exists():
+        return path
+    if src.startswith(("/", ".", "~")) or src.count("/") != 1:
+        raise ModelLoadError(f"no {what} at {src}: {how_to_get}, or give a Hugging Face Hub repo id (owner/name[@revision])")
+    repo, _, revision = src.partition("@")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id=repo, revision=revision or None))
+    except Exception as e:  # noqa: BLE001 - every hub failure gets the same advice
+        raise ModelLoadError(
+            f"cannot load {what} from '{src}' ({e.__class__.__name__}: {str(e)[:200]}). "
+            f"Without network, use the offline copy in {default} (the default; unset {env}{offline_hint})."
+        ) from None

@@ -196,26 +196,11 @@ def evidence(label: str, start: float, end: float, per_second: dict, repetition:
 
 
 def _resolve_source(source: str | os.PathLike | None) -> Path:
-    src = source or os.environ.get(HUB_ENV) or str(DEFAULT_OPED_WEIGHTS)
-    p = Path(src).expanduser()
-    if p.exists():
-        return p
-    if str(src).startswith(("/", ".", "~")) or str(src).count("/") != 1:
-        raise ModelLoadError(
-            f"no opening/ending weights at {src}: train them with `python -m vpos train oped`, or give a "
-            f"Hugging Face Hub repo id (owner/name[@revision]) with --oped-weights"
-        )
-    repo, _, revision = str(src).partition("@")
-    try:
-        from huggingface_hub import snapshot_download
+    from .hub import weights_folder
 
-        return Path(snapshot_download(repo_id=repo, revision=revision or None))
-    except Exception as e:  # noqa: BLE001 - every hub failure gets the same advice
-        raise ModelLoadError(
-            f"cannot load opening/ending weights from '{src}' ({e.__class__.__name__}: {str(e)[:200]}). "
-            f"Without network, use the offline copy in {DEFAULT_OPED_WEIGHTS} (the default; unset {HUB_ENV} "
-            f"or pass --oped-weights {DEFAULT_OPED_WEIGHTS})."
-        ) from None
+    return weights_folder(source, HUB_ENV, DEFAULT_OPED_WEIGHTS, "opening/ending weights",
+                          "train them with `python -m vpos train oped` (or pass --oped-weights)",
+                          f" or pass --oped-weights {DEFAULT_OPED_WEIGHTS}")
 
 
 _LOADED: dict[tuple[str, str], list] = {}
