@@ -139,37 +139,15 @@ def video_text(title: str, strings: dict | None = None) -> str:
     return " ".join(parts).strip()
 
 
-def _resolve_source(source) -> Path | str:
-    src = source or os.environ.get(HUB_ENV) or str(DEFAULT_TAGS_WEIGHTS)
-    p = Path(str(src)).expanduser()
-    if p.exists():
-        return p
-    if str(src).count("/") == 1 and not str(src).startswith((".", "/", "~")):
-        return str(src)
-    raise ModelLoadError(f"tagger weights not found at {src} (a folder with config.json + model.safetensors, or a Hub id owner/name[@rev])")
-
-
 def load_tagger(source=None, device: str = "cpu"):
     """A TaggerNet from a local save_pretrained folder or a Hub id `owner/name[@revision]`."""
+    from .hub import load_pretrained, resolve_source
     from .tagger import TaggerNet
 
-    src = _resolve_source(source)
-    key = (str(src), device)
-    if key in _LOADED:
-        return _LOADED[key]
-    kwargs = {}
-    name = str(src)
-    if isinstance(src, str) and "@" in src:
-        name, kwargs["revision"] = src.split("@", 1)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = TaggerNet.from_pretrained(name, strict=True, map_location="cpu", **kwargs)
-    except Exception as e:  # noqa: BLE001
-        hint = f" (offline? the local copy is {DEFAULT_TAGS_WEIGHTS})" if isinstance(src, str) else ""
-        raise ModelLoadError(f"tagger weights {name} do not load: {e}{hint}") from None
-    model = model.to(device).eval()
-    _LOADED[key] = model
-    return model
+    key = (resolve_source(source, HUB_ENV, DEFAULT_TAGS_WEIGHTS), device)
+    if key not in _LOADED:
+        _LOADED[key] = load_pretrained(TaggerNet, source, HUB_ENV, DEFAULT_TAGS_WEIGHTS, "tagger").to(device).eval()
+    return _LOADED[key]
 
 
 def scene_spans(result_scenes) -> list[tuple[int, float, float]]:
