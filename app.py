@@ -541,14 +541,15 @@ def build_demo() -> gr.Blocks:
                                          elem_id="scene-clips")
             clips_button.click(scene_clips_zip, inputs=[video, json_file], outputs=[clips_file], api_name="scene_clips")
 
-            with gr.Accordion("Characters: who is on screen when", open=False):
+            with gr.Accordion("Characters: who is on screen when", open=False, elem_id="characters-panel"):
                 gr.Markdown("Give each character a name and 1-5 images in which it is alone on screen (screenshots "
                             "or crops, any background), then press **Find characters**.")
                 char_names, char_files = [], []
                 for i in range(CHARACTER_ROWS):
                     with gr.Row():
-                        char_names.append(gr.Textbox(label=f"Name {i + 1}", scale=1, max_lines=1))
-                        char_files.append(gr.File(label="Reference images", file_count="multiple", file_types=["image"], scale=3))
+                        char_names.append(gr.Textbox(label=f"Name {i + 1}", scale=1, max_lines=1, elem_id=f"character-name-{i + 1}"))
+                        char_files.append(gr.File(label="Reference images", file_count="multiple", file_types=["image"], scale=3,
+                                                  elem_id=f"character-refs-{i + 1}"))
                 with gr.Row():  # a frame of the video as a reference: pick a time, name who is alone in it
                     frame_time = gr.Number(label="Frame at (s)", value=0.0, minimum=0.0, scale=1, elem_id="reference-frame-time")
                     frame_name = gr.Textbox(label="Who is alone in this frame", max_lines=1, scale=2)

@@ -1,7 +1,9 @@
 """Drive the vpos app in a real browser (Chromium through Playwright) the way a person would:
 upload a clip, press Analyze, watch the progress, wait for the timeline, the shots table and the
-two downloads; then upload a file that is not a video and expect a readable error; then the Season
-tab with two episodes uploaded at once. Screenshots of
+two downloads, the scene strip, scenes table and scene-clips zip; then upload a file that is not a
+video and expect a readable error; then the Season tab with two episodes uploaded at once; then the
+Characters panel on a short corpus episode (discover, name a cluster, add a frame as a reference,
+find characters: timeline, screen-time chart, CSV). Screenshots of
 every step go to --out; the exit status is non-zero when anything is missing.
 
     python scripts/browser_check.py --out /tmp/shots                    # launches the app itself
@@ -169,6 +171,130 @@ def run_analysis(page, check: Check, out: Path, clip: Path, timeout_s: float) ->
     table = page.locator("#shots-table").first
     if table.count():
         table.screenshot(path=str(out / "07-shots-table.png"))
+    run_scenes(page, check, out, timeout_s)
+
+
+def run_scenes(page, check: Check, out: Path, timeout_s: float) -> None:
+    """The scene strip (thumbnails along the timeline), the scenes table, and the scene-clips zip."""
+    strip = page.locator("#scene-strip .js-plotly-plot")
+    check(_wait(lambda: strip.count() > 0 and page.locator("#scene-strip .layer-above image, #scene-strip image").count() > 0, 60),
+          f"the scene strip shows a thumbnail per scene ({page.locator('#scene-strip image').count()} images)")
+    grid = page.locator("#scenes-table [role=grid]")
+    n_scenes = lambda: (int(grid.first.get_attribute("aria-rowcount") or 1) - 1) if grid.count() else 0  # noqa: E731
+    check(_wait(lambda: n_scenes() >= 1, 30), f"the scenes table lists the scenes ({n_scenes()} rows)")
+    page.locator("#scenes-box").first.scroll_into_view_if_needed()
+    _shot(page, out, "07a-scenes", full_page=False)
+    page.get_by_role("button", name="Write scene clips (zip)").click()
+    zip_link = page.locator("#scene-clips a[download$='.zip']")
+    check(_wait(lambda: zip_link.count() > 0, timeout_s), "the scene clips zip download is offered")
+    if zip_link.count():
+        href = zip_link.first.get_attribute("href")
+        body = page.request.get(href if href.startswith("http") else page.url.rstrip("/") + "/" + href.lstrip("/")).body()
+        import io
+        import zipfile
+
+        try:
+            names = zipfile.ZipFile(io.BytesIO(body)).namelist()
+        except zipfile.BadZipFile:
+            names = []
+        check(len(names) == n_scenes() and all(n.endswith(".mp4") for n in names),
+              f"the zip holds one mp4 per scene ({len(names)} files, {n_scenes()} scenes)")
+    _shot(page, out, "07b-scene-clips", full_page=False)
+
+
+def character_clip(tmp: Path) -> tuple[Path, dict]:
+    """A short corpus episode with known characters (the builder's small preset, procedural
+    material: seconds to render) and its truth."""
+    import subprocess
+
+    corpus = tmp / "corpus"
+    subprocess.run([sys.executable, "-m", "vpos", "corpus", "build", "--out", str(corpus), "--preset", "small",
+                    "--shows", "1", "--episodes", "1", "--material", "procedural"], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    truth_path = sorted(corpus.glob("*/*.truth.json"))[0]
+    truth = json.loads(truth_path.read_text())
+    video = next(p for p in truth_path.parent.iterdir() if p.name.startswith(truth["id"] + ".") and not p.name.endswith(".json"))
+    return video, truth
+
+
+def solo_second(truth: dict, name: str) -> float | None:
+    """The middle of the longest stretch in which `name` is alone on screen, by the truth."""
+    import numpy as np
+
+    n = int(float(truth["duration"]))
+    on = {c: np.zeros(n, bool) for c in truth["characters"]}
+    for c, ivs in truth["characters"].items():
+        for a, b in ivs:
+            on[c][int(np.ceil(a)):int(b)] = True
+    alone = on[name] & ~np.any([v for c, v in on.items() if c != name] or [np.zeros(n, bool)], axis=0)
+    best, i = None, 0
+    while i < n:
+        if alone[i]:
+            j = i
+            while j < n and alone[j]:
+                j += 1
+            if best is None or j - i > best[1] - best[0]:
+                best = (i, j)
+            i = j
+        else:
+            i += 1
+    return None if best is None else (best[0] + best[1]) / 2.0
+
+
+def run_characters(page, check: Check, out: Path, video: Path, truth: dict, timeout_s: float) -> None:
+    """The Characters panel as a person uses it: discover the recurring characters of a new video,
+    name one cluster, pick a frame of the video and name who is alone in it, then find characters
+    with those references: timeline, screen-time chart and the intervals CSV."""
+    page.get_by_role("tab", name="Episode").click()
+    _clear_video(page)
+    _upload(page, video)
+    check(_wait(lambda: page.locator("video").count() > 0, 30), "the character clip shows in the video player")
+    page.locator("#characters-panel").get_by_text("Characters: who is on screen when").first.click()
+    page.wait_for_timeout(500)
+
+    page.get_by_role("button", name="Find characters").click()
+    gallery = page.locator("#character-clusters img")
+    check(_wait(lambda: gallery.count() > 0, timeout_s), f"without references, discovered clusters show one crop each ({gallery.count()})")
+    summary = page.locator("#characters-summary")
+    check("recurring characters found" in summary.inner_text(), f"the summary says what was found ({summary.inner_text()[:80]!r})")
+    _shot(page, out, "12-characters-discovered", full_page=False)
+
+    first = sorted(truth["characters"])[0]
+    page.get_by_label("Its name").fill(first)
+    page.get_by_role("button", name="Use as references").click()
+    name1 = page.locator("#character-name-1 textarea, #character-name-1 input").first
+    check(_wait(lambda: name1.input_value() == first, 30), f"naming a cluster fills a reference row ({name1.input_value()!r})")
+    check(_wait(lambda: page.locator("#character-refs-1 .file-preview tr, #character-refs-1 tr").count() > 0, 15),
+          "the named cluster's crops are listed as that row's reference images")
+
+    other = next((c for c in sorted(truth["characters"])[1:] if solo_second(truth, c) is not None), None)
+    if other is not None:
+        t = solo_second(truth, other)
+        page.get_by_label("Frame at (s)").fill(f"{t:.1f}")
+        page.get_by_role("button", name="Show frame").click()
+        check(_wait(lambda: page.locator("#reference-frame img").count() > 0, 30), f"Show frame shows the frame at {t:.1f} s")
+        page.get_by_label("Who is alone in this frame").fill(other)
+        page.get_by_role("button", name="Add frame as reference").click()
+        name2 = page.locator("#character-name-2 textarea, #character-name-2 input").first
+        check(_wait(lambda: name2.input_value() == other, 30), f"the picked frame becomes a reference of {other!r} ({name2.input_value()!r})")
+    _shot(page, out, "13-characters-references", full_page=False)
+
+    page.get_by_role("button", name="Find characters").click()
+    named = [first] + ([other] if other else [])
+    check(_wait(lambda: all(n in summary.inner_text() for n in named) and "recurring" not in summary.inner_text(), timeout_s),
+          f"with references, the summary lists screen time per name ({summary.inner_text()[:120]!r})")
+    check(_wait(lambda: page.locator("#characters-timeline .js-plotly-plot").count() > 0, 30), "the character timeline is drawn")
+    lanes = " ".join(page.locator("#characters-timeline .ytick text").all_text_contents())
+    check(all(n in lanes for n in named), f"the character timeline has a lane per name ({lanes[:80]})")
+    check(page.locator("#characters-screen-time .js-plotly-plot").count() > 0, "the screen-time chart is drawn")
+    csv_link = page.locator("#characters-csv a[download$='.characters.csv']")
+    check(_wait(lambda: csv_link.count() > 0, 15), "the character intervals CSV download is offered")
+    if csv_link.count():
+        href = csv_link.first.get_attribute("href")
+        text = page.request.get(href if href.startswith("http") else page.url.rstrip("/") + "/" + href.lstrip("/")).text()
+        check(text.count("\n") >= 2 and first in text, f"the CSV lists intervals ({text.count(chr(10))} lines)")
+    page.locator("#characters-timeline").first.scroll_into_view_if_needed()
+    _shot(page, out, "14-characters-result", full_page=False)
 
 
 def run_bad_file(page, check: Check, out: Path, tmp: Path) -> None:
@@ -241,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=240, help="seconds to wait for the analysis")
     parser.add_argument("--chromium", default=os.environ.get("VPOS_CHROMIUM", "/usr/bin/chromium"))
     parser.add_argument("--headed", action="store_true", help="show the browser window")
+    parser.add_argument("--skip-characters", action="store_true", help="leave out the Characters panel (renders a corpus episode)")
     args = parser.parse_args(argv)
 
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -290,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
                 demo_clip(tmp / name, seconds=seconds, size=(320, 180), fps=25)
                 season.append(tmp / name)
             run_season(page, check, out, season, args.timeout)
+            if not args.skip_characters:
+                video, truth = character_clip(tmp)
+                run_characters(page, check, out, video, truth, args.timeout)
             browser.close()
     finally:
         if demo is not None:
