@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .tagger import TagInputs, TaggerNet, chunk_tensors, predict_per_second, tag_inputs
+from .tagger import PICTURE_DIM, TEXT_SUMMARIES, TagInputs, TaggerNet, chunk_tensors, predict_per_second, tag_inputs
 
 # Features a tagger trained on a list reads (picture: the cheap picture statistics, see
 # vpos/extractors/picture.py).
@@ -91,6 +91,10 @@ def train(
     An epoch is as many crops as it takes to cover the training seconds twice."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    model_kwargs.setdefault("picture_dim", PICTURE_DIM)  # every descriptor this vpos computes
+    model_kwargs.setdefault("text_summaries", TEXT_SUMMARIES)
+    if model_kwargs.get("descriptors") and model_kwargs["picture_dim"] == PICTURE_DIM:
+        model_kwargs.setdefault("align_visual", True)
     model = TaggerNet(labels=labels, **model_kwargs)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     lengths = np.array([ep.inputs.steps for ep in train_eps])
