@@ -212,12 +212,12 @@ def print_tables(results: dict) -> None:
         w = r.get("_with_text_features", {})
         print()
         print(f"{shipped}:")
-        print("| label | precision | recall | F1 | positive s | F1 on eps with text features | threshold |")
-        print("|---|---|---|---|---|---|---|")
+        print("| label | precision | recall | F1 | AP | positive s | F1 on eps with text features | threshold |")
+        print("|---|---|---|---|---|---|---|---|")
         for j, lab in enumerate(labels):
             v = r[lab]
             wf = w.get(lab, {}).get("f1", float("nan"))
-            print(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['positives']} | {wf:.3f} | {r['_thresholds'][j]} |")
+            print(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v.get('ap', float('nan')):.3f} | {v['positives']} | {wf:.3f} | {r['_thresholds'][j]} |")
 
 
 COMMAND = ("python bench/tags_dataset.py --corpus /tmp/bench_corpus --cache /tmp/tags_cache --out /tmp/tags3/data_b "

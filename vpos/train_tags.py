@@ -165,11 +165,16 @@ def prf(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
 
 
 def per_label_report(labels, thresholds, probs, ys) -> dict:
+    """Per label: precision/recall/F1 at its threshold, and the average precision of the ranking
+    (threshold-free: tells a ranking failure from a badly placed threshold)."""
+    from sklearn.metrics import average_precision_score
+
     out = {}
     for j, lab in enumerate(labels):
         truth = ys[:, j] > 0.5
         p, r, f = prf(probs[:, j] >= thresholds[j], truth)
-        out[lab] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "positives": int(truth.sum())}
+        ap = float(average_precision_score(truth, probs[:, j])) if truth.any() else 0.0
+        out[lab] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "ap": round(ap, 4), "positives": int(truth.sum())}
     scored = [v["f1"] for v in out.values() if v["positives"] > 0]
     out["_macro_f1"] = round(float(np.mean(scored)), 4) if scored else 0.0
     return out
