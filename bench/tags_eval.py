@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,9 +26,12 @@ from vpos.train_tags import Episode, choose_thresholds, per_label_report, predic
 
 TRAIN_SHOWS = ("kaze-nikki", "mori-tabi")
 TEST_SHOWS = ("yoru-monogatari", "sora-kyousoukyoku")
-# Every configuration reads the per-second descriptors (picture statistics + text summaries) except
-# `no_descriptors`, the first version's inputs. "no_visual" drops the picture statistics with the
-# embeddings, "no_text_masks" the text summaries with the masks.
+# Every configuration reads the per-second descriptors (picture statistics + text summaries) and
+# aligns each second's visual embedding to what most of the second shows (train_tags.train defaults;
+# TaggerNet.aligned_visual) except `no_descriptors`, the first version's inputs, `descriptors_v2`,
+# the second version's (13 picture statistics, 3 text summaries, no alignment) and `no_align`.
+# "no_visual" drops the picture statistics with the embeddings, "no_text_masks" the text
+# summaries with the masks.
 CONFIGS = {
     "text_guided": {"descriptors": True},
     "self_attention": {"pooling": "self", "descriptors": True},
@@ -36,6 +40,8 @@ CONFIGS = {
     "no_text_masks": {"use_text": False, "descriptors": True},
     "no_sentence": {"use_sentence": False, "descriptors": True},
     "no_descriptors": {"use_sentence": False},
+    "descriptors_v2": {"use_sentence": False, "descriptors": True, "picture_dim": 13, "text_summaries": 3},
+    "no_align": {"use_sentence": False, "descriptors": True, "align_visual": False},
 }
 
 MODEL_CARD = """---
@@ -52,7 +58,11 @@ text: the text extractor's box mask read at 9x12 + area + box count + text motio
 the previous second's mask and the gain of the best vertical/horizontal shift; per-second
 descriptors: picture statistics of vpos/extractors/picture.py -- noise, flat/soft gradient shares,
 colour count, palette share, saturation, contrast, frame change, held frames, shift-compensated
-residual -- and text summaries), text-guided attention pooling
+residual; on every 48x27 frame of the second: flat share, fine texture, and the shares of the second
+before its first cut and after its last -- and text summaries: any text, text area, text shift,
+tallest box, centredness), each second's visual embedding aligned to what most of the second shows
+(the share-weighted mean of its own and the next sample when a cut falls inside it), text-guided
+attention pooling
 (query: text LSTM summary + MiniLM all-MiniLM-L6-v2 embedding of the title and recognised text),
 concatenation, sigmoid multi-label head. Per-label thresholds (config.json `thresholds`) were
 chosen on validation episodes. This checkpoint is the `{config}` configuration of bench/tags_eval.py
@@ -98,6 +108,9 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=240)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="*", default=None,
+                    help="train/evaluate each configuration with these seeds (the first is the one reported per label and "
+                         "shipped; the others are stored as NAME@seedN in --models-dir and summarised as mean +- spread)")
     ap.add_argument("--models-dir", default=None, help="keep every configuration's trained model here (save_pretrained, thresholds included)")
     ap.add_argument("--eval-only", action="store_true", help="load the models of --models-dir instead of training (e.g. once more test features are cached)")
     ap.add_argument("--table", action="store_true", help="only print the markdown tables of an existing --out file")
@@ -122,34 +135,57 @@ def main():
                "test_with_text": [e.name for e in test_eps if e.inputs.text[:, -1].max() > 0],
                "test_with_picture": [e.name for e in test_eps if e.inputs.descriptors is not None and e.inputs.descriptors[:, PICTURE_DIM].max() > 0],
                "configs": {}}
+    seeds = a.seeds if a.seeds else [a.seed]
     for name in a.configs:
-        t0 = time.perf_counter()
-        if a.eval_only:
-            model = TaggerNet.from_pretrained(str(Path(a.models_dir) / name), strict=True).eval()
-        else:
-            model = train(train_eps, labels, epochs=a.epochs, max_seconds=a.max_seconds, seed=a.seed, log=lambda s: print(f"[{name}] {s}", flush=True), **CONFIGS[name])
-            vp, vy = predict_all(model, val_eps)
-            model.thresholds = choose_thresholds(vp, vy)
-            if a.models_dir:
-                model._hub_mixin_config["thresholds"] = list(model.thresholds)
-                model.save_pretrained(Path(a.models_dir) / name)
-        tp, ty = predict_all(model, test_eps)
-        rep = per_label_report(labels, model.thresholds, tp, ty)
-        rep["_thresholds"] = model.thresholds
-        # The text extractor's features exist for only some test episodes: the same figures on those.
-        text_eps = [e for e in test_eps if e.inputs.text[:, -1].max() > 0]
-        if text_eps:
-            xp, xy = predict_all(model, text_eps)
-            rep["_with_text_features"] = {"episodes": [e.name for e in text_eps], **per_label_report(labels, model.thresholds, xp, xy)}
-        rep["_train_seconds"] = None if a.eval_only else round(time.perf_counter() - t0, 1)
-        results["configs"][name] = rep
-        print(f"[{name}] macro F1 {rep['_macro_f1']}: " + ", ".join(f"{k} {v['f1']}" for k, v in rep.items() if not k.startswith("_")), flush=True)
-        if name == a.ship and a.save:
-            save(model, rep, a, sum(e.inputs.steps for e in train_eps), name)
+        per_seed = {}
+        for seed in seeds:
+            tag = name if seed == seeds[0] else f"{name}@seed{seed}"
+            if a.eval_only and seed != seeds[0] and not (Path(a.models_dir) / tag).exists():
+                continue  # this configuration was trained with fewer seeds
+            rep, model = run_config(a, name, tag, seed, train_eps, val_eps, test_eps, labels)
+            print(f"[{tag}] macro F1 {rep['_macro_f1']}: " + ", ".join(f"{k} {v['f1']}" for k, v in rep.items() if not k.startswith("_")), flush=True)
+            per_seed[seed] = rep
+            if seed == seeds[0]:
+                results["configs"][name] = rep
+                if name == a.ship and a.save:
+                    save(model, rep, a, sum(e.inputs.steps for e in train_eps), name)
+        if len(per_seed) > 1:
+            summary = {}
+            for key in labels + ["_macro_f1"]:
+                v = [r[key]["f1"] if key in labels else r[key] for r in per_seed.values()]
+                summary[key] = {"mean": round(float(np.mean(v)), 4), "min": round(float(min(v)), 4), "max": round(float(max(v)), 4)}
+            results["configs"][name]["_seeds"] = {"seeds": list(per_seed), **summary,
+                                                  "per_seed_macro_f1": {str(k): r["_macro_f1"] for k, r in per_seed.items()}}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(results, indent=1))
     print(f"wrote {a.out}")
     print_tables(results)
+
+
+def run_config(a, name, tag, seed, train_eps, val_eps, test_eps, labels):
+    """Train (or load, --eval-only) one configuration with one seed; its held-out report."""
+    t0 = time.perf_counter()
+    if a.eval_only:
+        model = TaggerNet.from_pretrained(str(Path(a.models_dir) / tag), strict=True).eval()
+    else:
+        model = train(train_eps, labels, epochs=a.epochs, max_seconds=a.max_seconds, seed=seed, log=lambda s: print(f"[{tag}] {s}", flush=True), **CONFIGS[name])
+        vp, vy = predict_all(model, val_eps)
+        model.thresholds = choose_thresholds(vp, vy)
+        if a.models_dir:
+            model._hub_mixin_config["thresholds"] = list(model.thresholds)
+            model.save_pretrained(Path(a.models_dir) / tag)
+    tp, ty = predict_all(model, test_eps)
+    rep = per_label_report(labels, model.thresholds, tp, ty)
+    rep["_thresholds"] = model.thresholds
+    # The text extractor's features may exist for only some test episodes: the same figures on those.
+    text_eps = [e for e in test_eps if e.inputs.text[:, -1].max() > 0]
+    if text_eps and len(text_eps) < len(test_eps):
+        xp, xy = predict_all(model, text_eps)
+        rep["_with_text_features"] = {"episodes": [e.name for e in text_eps], **per_label_report(labels, model.thresholds, xp, xy)}
+    elif text_eps:
+        rep["_with_text_features"] = {"episodes": [e.name for e in text_eps], **{k: v for k, v in rep.items() if not k.startswith("_") or k == "_macro_f1"}}
+    rep["_train_seconds"] = None if a.eval_only else round(time.perf_counter() - t0, 1)
+    return rep, model
 
 
 def print_tables(results: dict) -> None:
@@ -160,6 +196,15 @@ def print_tables(results: dict) -> None:
     for name, r in conf.items():
         w = r.get("_with_text_features", {})
         print(f"| {name} | {r['_macro_f1']:.3f} | {w.get('_macro_f1', float('nan')):.3f} | " + " | ".join(f"{r[lab]['f1']:.2f}" for lab in labels) + " |")
+    seeded = {name: r["_seeds"] for name, r in conf.items() if "_seeds" in r}
+    if seeded:
+        print()
+        print("| configuration | seeds | macro F1 mean (min-max) | " + " | ".join(labels) + " (mean) |")
+        print("|---" * (3 + len(labels)) + "|")
+        for name, sd in seeded.items():
+            m = sd["_macro_f1"]
+            print(f"| {name} | {len(sd['seeds'])} | {m['mean']:.3f} ({m['min']:.3f}-{m['max']:.3f}) | "
+                  + " | ".join(f"{sd[lab]['mean']:.2f}" for lab in labels) + " |")
     for shipped in ("no_sentence", "text_guided"):
         if shipped not in conf:
             continue
@@ -167,21 +212,21 @@ def print_tables(results: dict) -> None:
         w = r.get("_with_text_features", {})
         print()
         print(f"{shipped}:")
-        print("| label | precision | recall | F1 | positive s | F1 on eps with text features | threshold |")
-        print("|---|---|---|---|---|---|---|")
+        print("| label | precision | recall | F1 | AP | positive s | F1 on eps with text features | threshold |")
+        print("|---|---|---|---|---|---|---|---|")
         for j, lab in enumerate(labels):
             v = r[lab]
             wf = w.get(lab, {}).get("f1", float("nan"))
-            print(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['positives']} | {wf:.3f} | {r['_thresholds'][j]} |")
+            print(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v.get('ap', float('nan')):.3f} | {v['positives']} | {wf:.3f} | {r['_thresholds'][j]} |")
 
 
-COMMAND = ("python bench/tags_dataset.py --corpus /tmp/bench_corpus --cache /tmp/tags_cache --out /tmp/tagvocab/data "
+COMMAND = ("python bench/tags_dataset.py --corpus /tmp/bench_corpus --cache /tmp/tags_cache --out /tmp/tags3/data_b "
            "--require visual,audio,text,picture; python bench/tags_dataset.py --corpus /tmp/motion_corpus --cache /tmp/tags_cache "
-           "--out /tmp/tagvocab/data_small --require visual,audio,text,picture; python bench/tags_eval.py --data /tmp/tagvocab/data "
-           "--extra-train /tmp/tagvocab/data_small --models-dir /tmp/tagvocab/models --max-seconds 300; python bench/tags_eval.py "
-           "--data /tmp/tagvocab/data --extra-train /tmp/tagvocab/data_small --models-dir /tmp/tagvocab/models --eval-only "
-           "--save weights/tags --ship no_sentence (features cached beforehand with --extract or `python -m vpos analyze "
-           "--extractors visual,audio,text,picture --cache-dir /tmp/tags_cache`)")
+           "--out /tmp/tags3/data_small --require visual,audio,text,picture; python bench/tags_eval.py --data /tmp/tags3/data_b "
+           "--extra-train /tmp/tags3/data_small --models-dir /tmp/tags3/models_b --max-seconds 400 --configs ... --seeds 0 1 2; "
+           "python bench/tags_eval.py --data /tmp/tags3/data_b --extra-train /tmp/tags3/data_small --models-dir /tmp/tags3/models_b "
+           "--eval-only --seeds 0 1 2 --save weights/tags --ship no_sentence (features cached beforehand with --extract or "
+           "`python -m vpos analyze --extractors visual,audio,text,picture --cache-dir /tmp/tags_cache`; see the README)")
 
 
 def save(model, rep, a, n_train, name):

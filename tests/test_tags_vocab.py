@@ -4,6 +4,8 @@ inputs of the tagger."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -162,3 +164,79 @@ def test_analyze_adds_character_tags(character_clip, tmp_path):
         on[int(np.floor(a)) : int(np.ceil(b))] = True
     assert ((akari > 0) == on).all()
     assert any(d["label"] == "character:Akari" for d in tags["video"])
+
+
+def test_whole_second_frame_stats_and_cut_shares():
+    import cv2
+
+    from vpos.extractors.picture import cut_shares, frame_stats
+
+    small = lambda img: cv2.resize(img, (48, 27), interpolation=cv2.INTER_CUBIC)  # noqa: E731  (like the decoder's 48x27)
+    cel = np.stack([small(_cel(seed=s)) for s in range(4)])
+    photo = np.stack([small(_photo(seed=s)) for s in range(4)])
+    fc, fp = frame_stats(cel), frame_stats(photo)
+    assert fc[0] > fp[0] + 0.3  # flat fills survive the scaling, camera pictures have none
+    assert 0 < fc[1] <= 1 and 0 < fp[1] <= 1  # texture left at 48x27 (outlines count too)
+    # a second of 24 frames: steady change 1-2 grey levels a frame, a cut after frame 5 and one after frame 17
+    d = [1.0, 1.5] * 11 + [1.2]
+    assert cut_shares(d).tolist() == [1.0, 1.0]  # no cut: both samples show the whole second
+    d[5], d[17] = 40.0, 35.0
+    own, nxt = cut_shares(d)
+    assert own == pytest.approx(6 / 24) and nxt == pytest.approx(6 / 24)  # 12 frames in between, unsampled
+    fast_pan = [20.0 + (i % 3) for i in range(23)]  # large but steady change: no cut
+    assert cut_shares(fast_pan).tolist() == [1.0, 1.0]
+
+
+def test_text_layout_big_centred_title_vs_small_side_credit():
+    from vpos.tagger import text_layout
+
+    boxes = np.array([[0, 0.25, 0.40, 0.75, 0.55],   # sample 0: a big centred title
+                      [2, 0.05, 0.80, 0.30, 0.84],   # sample 2: a small credit at the lower left
+                      [2, 0.05, 0.86, 0.25, 0.90]], np.float32)
+    lay = text_layout(boxes, 3)
+    assert lay[0, 0] == pytest.approx(0.75) and lay[0, 1] == pytest.approx(1.0)
+    assert lay[1].tolist() == [0.0, 0.0]  # no text
+    assert lay[2, 0] == pytest.approx(0.2) and lay[2, 1] < 0.4
+
+
+def test_checkpoints_from_before_the_new_descriptors_still_load_and_run(tmp_path):
+    from vpos.extractors.base import FeatureSet
+    from vpos.tagger import LEGACY_PICTURE_DIM, LEGACY_TEXT_SUMMARIES, predict_per_second
+
+    torch.manual_seed(0)
+    old = TaggerNet(labels=["a"], window=5, hidden=8, proj=16, descriptors=True)  # config.json without the new keys
+    assert old.picture_dim == LEGACY_PICTURE_DIM and old.text_summaries == LEGACY_TEXT_SUMMARIES and not old.align_visual
+    old.save_pretrained(tmp_path / "old")
+    cfg = json.loads((tmp_path / "old" / "config.json").read_text())
+    for key in ("picture_dim", "text_summaries", "align_visual"):
+        cfg.pop(key, None)
+    (tmp_path / "old" / "config.json").write_text(json.dumps(cfg))
+    loaded = load_tagger(tmp_path / "old")
+    assert loaded.picture_dim == LEGACY_PICTURE_DIM
+    n = 6
+    stats = np.random.default_rng(0).random((n, PICTURE_DIM)).astype(np.float32)
+    inp = tag_inputs({"picture": FeatureSet({"stats": stats})}, n)
+    p = predict_per_second(loaded, inp)
+    changed = stats.copy()
+    changed[:, LEGACY_PICTURE_DIM:] = 0  # statistics the old checkpoint never read
+    assert np.allclose(p, predict_per_second(loaded, tag_inputs({"picture": FeatureSet({"stats": changed})}, n)))
+    new = TaggerNet(labels=["a"], window=5, hidden=8, proj=16, descriptors=True, picture_dim=PICTURE_DIM, text_summaries=5, align_visual=True).eval()
+    assert not np.allclose(predict_per_second(new, inp), predict_per_second(new, tag_inputs({"picture": FeatureSet({"stats": changed})}, n)))
+
+
+def test_aligned_visual_follows_the_cut_inside_the_second():
+    from vpos.tagger import OWN_SHARE
+
+    t = 4
+    visual = torch.arange(t, dtype=torch.float32)[None, :, None].expand(1, t, 3).clone()  # sample k's embedding = k
+    d = torch.zeros(1, t, DESCRIPTOR_DIM)
+    d[..., PICTURE_DIM] = 1  # picture features present
+    d[..., OWN_SHARE : OWN_SHARE + 2] = 1  # no cut
+    d[0, 1, OWN_SHARE : OWN_SHARE + 2] = torch.tensor([0.25, 0.75])  # second 1: a cut a quarter in
+    d[0, 2, OWN_SHARE : OWN_SHARE + 2] = torch.tensor([0.25, 0.25])  # second 2: a half-second shot in the middle
+    al = TaggerNet.aligned_visual(visual, d)[0, :, 0]
+    assert al.tolist() == pytest.approx([0.0, 0.25 * 1 + 0.75 * 2, 2.5, 3.0])
+    d[..., PICTURE_DIM] = 0  # no picture features: the samples as they are
+    assert torch.equal(TaggerNet.aligned_visual(visual, d), visual)
+    with pytest.raises(ValueError):
+        TaggerNet(labels=["a"], align_visual=True)  # needs the descriptors

@@ -21,6 +21,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 
+from .extractors.picture import PICTURE_DIM  # the picture statistics per second
+
 EMBED_DIM = 1280  # EfficientNet-Lite0 embedding per sample
 N_MELS = 64
 AUDIO_DESCRIPTORS = ("loudness_db", "silence", "speech_cue", "spectral_flux", "low_energy_ratio", "modulation_4hz")
@@ -30,11 +32,18 @@ MASK_SIZE = MASK_SHAPE[0] * MASK_SHAPE[1]
 TEXT_MOTION = 4  # overlap with the previous second's mask, gain of the best vertical / horizontal shift, |area change|
 TEXT_DIM = MASK_SIZE + TEXT_MOTION + 3  # mask + motion + area + box count + has_text
 SENTENCE_DIM = 384  # all-MiniLM-L6-v2
-PICTURE_DIM = 13  # vpos/extractors/picture.py statistics
+
 # Per-second descriptors (checkpoints with `descriptors: true`): the picture statistics + has_picture,
-# and three plain text summaries (any text box, log text area, best text shift gain) that the
-# 9x12-pooled mask and the LSTM blur.
-DESCRIPTOR_DIM = PICTURE_DIM + 1 + 3
+# and plain text summaries that the 9x12-pooled mask and the LSTM blur: any text box, log text area,
+# best text shift gain, the tallest box's height and how centred the text is (a title card: big
+# text on the frame's vertical axis; credits and captions: smaller, often to one side).
+TEXT_SUMMARIES = 5
+DESCRIPTOR_DIM = PICTURE_DIM + 1 + TEXT_SUMMARIES
+# Checkpoints from before picture statistics 13-16 (whole-second frame statistics and cut shares)
+# and text summaries 4-5 read the first 13 and 3; their config.json has neither key.
+LEGACY_PICTURE_DIM = 13
+LEGACY_TEXT_SUMMARIES = 3
+OWN_SHARE = 15  # picture statistic: share of the second before its first cut (16: after its last)
 
 
 class TaggerNet(
@@ -61,6 +70,9 @@ class TaggerNet(
         dropout: float = 0.3,
         modality_dropout: float = 0.35,
         descriptors: bool = False,
+        picture_dim: int = LEGACY_PICTURE_DIM,
+        text_summaries: int = LEGACY_TEXT_SUMMARIES,
+        align_visual: bool = False,
     ):
         super().__init__()
         if pooling not in ("text_guided", "self"):
@@ -74,6 +86,14 @@ class TaggerNet(
         self.use_visual, self.use_audio, self.use_text, self.use_sentence = use_visual, use_audio, use_text, use_sentence
         self.modality_dropout = modality_dropout
         self.descriptors = bool(descriptors)
+        if not 0 < int(picture_dim) <= PICTURE_DIM:
+            raise ValueError(f"picture_dim must be in 1..{PICTURE_DIM}, got {picture_dim}")
+        if not 0 < int(text_summaries) <= TEXT_SUMMARIES:
+            raise ValueError(f"text_summaries must be in 1..{TEXT_SUMMARIES}, got {text_summaries}")
+        self.picture_dim, self.text_summaries = int(picture_dim), int(text_summaries)
+        self.align_visual = bool(align_visual)
+        if self.align_visual and not (self.descriptors and self.picture_dim > OWN_SHARE + 1):
+            raise ValueError("align_visual reads the cut shares: it needs descriptors=True and picture_dim >= 17")
         self.hidden = hidden
         h2 = 2 * hidden
         self.in_v = nn.Sequential(nn.LayerNorm(EMBED_DIM), nn.Dropout(dropout), nn.Linear(EMBED_DIM, proj), nn.ReLU())
@@ -97,7 +117,7 @@ class TaggerNet(
             # What kind of picture a second is (footage, a held still) and whether it carries text:
             # small per-second descriptors go to the head directly and, as a sequence, through an LSTM
             # so a window sees how they change.
-            self.in_d = nn.Sequential(nn.Linear(DESCRIPTOR_DIM, 32), nn.ReLU())
+            self.in_d = nn.Sequential(nn.Linear(self.picture_dim + 1 + self.text_summaries, 32), nn.ReLU())
             self.lstm_d = nn.LSTM(32, 32, batch_first=True, bidirectional=True)
             fused += 32 + 64
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(fused, 128), nn.ReLU(), nn.Linear(128, len(self.labels)))
@@ -113,6 +133,8 @@ class TaggerNet(
         descriptors (B, T, DESCRIPTOR_DIM; read when the checkpoint has `descriptors`)
         -> logits (B, T, L): each step's tags from its `window`-second neighbourhood."""
         b, t = visual.shape[:2]
+        if self.align_visual:
+            visual = self.aligned_visual(visual, descriptors)
         keep = torch.ones(b, 4, device=visual.device)
         if self.training and self.modality_dropout > 0:
             keep = (torch.rand(b, 4, device=visual.device) > self.modality_dropout).float()
@@ -144,13 +166,49 @@ class TaggerNet(
         # is in its own picture, and the skip keeps it from being mixed away by the LSTM.
         parts = [hv, pv, ha, pa, ht, pt, s[:, None, :].expand(b, t, s.shape[-1]), fv]
         if self.descriptors:
-            d = descriptors if descriptors is not None else torch.zeros(b, t, DESCRIPTOR_DIM, device=visual.device)
+            d = self._descriptor_columns(descriptors, b, t, visual.device)
             # the picture part drops out with the visual stream, the text part with the text stream
-            keep_d = torch.cat([keep[:, 0, None].expand(b, PICTURE_DIM + 1), keep[:, 2, None].expand(b, 3)], 1)
+            keep_d = torch.cat([keep[:, 0, None].expand(b, self.picture_dim + 1), keep[:, 2, None].expand(b, self.text_summaries)], 1)
             fd = self.in_d(d * keep_d[:, None, :])
             hd, _ = self.lstm_d(fd)
             parts += [fd, hd]
         return self.head(torch.cat(parts, 2))
+
+
+    @staticmethod
+    def aligned_visual(visual: torch.Tensor, descriptors: torch.Tensor | None) -> torch.Tensor:
+        """Per second, the embedding of what most of the second shows rather than of its first frame.
+
+        The sample of second k is its first frame; a tag is about the whole second. When a cut
+        falls inside the second (picture statistics 15-16: the share of its frames before the
+        first cut, after the last), its frames before the cut look like sample k and those after
+        the last cut like sample k + 1: the second's embedding is their share-weighted mean (a
+        shot that starts and ends inside the second is seen by neither sample and left out).
+        Without a cut or without picture features it is sample k's."""
+        if descriptors is None or descriptors.shape[-1] != DESCRIPTOR_DIM:
+            return visual
+        has_pic = descriptors[..., PICTURE_DIM : PICTURE_DIM + 1] > 0.5
+        own = descriptors[..., OWN_SHARE : OWN_SHARE + 1]
+        nxt = descriptors[..., OWN_SHARE + 1 : OWN_SHARE + 2]
+        cut = has_pic & (own < 1)
+        w_own = torch.where(cut, own, torch.ones_like(own))
+        w_next = torch.where(cut, nxt, torch.zeros_like(nxt))
+        total = (w_own + w_next).clamp_min(1e-3)
+        following = torch.cat([visual[:, 1:], visual[:, -1:]], 1)
+        return (w_own * visual + w_next * following) / total
+
+    def _descriptor_columns(self, descriptors, b: int, t: int, device) -> torch.Tensor:
+        """The checkpoint's descriptor columns from a (B, T, DESCRIPTOR_DIM) array (tag_inputs): its
+        first `picture_dim` picture statistics, the has_picture flag, its first `text_summaries`."""
+        if descriptors is None:
+            return torch.zeros(b, t, self.picture_dim + 1 + self.text_summaries, device=device)
+        if descriptors.shape[-1] != DESCRIPTOR_DIM:
+            raise ValueError(f"descriptors have {descriptors.shape[-1]} columns, this vpos makes {DESCRIPTOR_DIM}: "
+                             "rebuild them with tag_inputs (bench/tags_dataset.py for episode files)")
+        pic = descriptors[..., : self.picture_dim]
+        flag = descriptors[..., PICTURE_DIM : PICTURE_DIM + 1]
+        txt = descriptors[..., PICTURE_DIM + 1 : PICTURE_DIM + 1 + self.text_summaries]
+        return torch.cat([pic, flag, txt], -1)
 
 
 def _unfold(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -207,14 +265,34 @@ def tag_inputs(features: dict, n: int, sentence: np.ndarray | None = None) -> Ta
     sent = np.zeros(SENTENCE_DIM, np.float32) if sentence is None else np.asarray(sentence, np.float32)
     desc = np.zeros((n, DESCRIPTOR_DIM), np.float32)
     if "picture" in features and "stats" in features["picture"]:
-        desc[:, :PICTURE_DIM] = _fit(features["picture"]["stats"].astype(np.float32), n)
+        stats = features["picture"]["stats"].astype(np.float32)[:, :PICTURE_DIM]
+        desc[:, : stats.shape[1]] = _fit(stats, n)
         desc[:, PICTURE_DIM] = 1.0
     if txt[:, -1].max() > 0:
         area = txt[:, -3] / 10  # back to the covered share of the frame
         desc[:, PICTURE_DIM + 1] = (area > 0).astype(np.float32)
         desc[:, PICTURE_DIM + 2] = np.log10(np.maximum(area, 1e-4)) / 4 + 1  # 0 at 1e-4, 1 at the full frame
         desc[:, PICTURE_DIM + 3] = np.clip(txt[:, MASK_SIZE + 1 : MASK_SIZE + 3].max(1) * 3, 0, 1)
+        if "boxes" in features["text"]:
+            desc[:, PICTURE_DIM + 4 : PICTURE_DIM + 6] = text_layout(features["text"]["boxes"], n)
     return TagInputs(visual=vis, audio=aud, text=txt, sentence=sent, descriptors=desc)
+
+
+def text_layout(boxes: np.ndarray, n: int) -> np.ndarray:
+    """(n, 2) per sample from the text extractor's boxes (rows: sample, x0, y0, x1, y1, normalised):
+    the tallest box's height (x 5, at most 1: a box a fifth of the frame high or taller reads 1) and
+    how centred the text is (1 - 2 |area-weighted mean box centre x - 0.5|; 0 without text)."""
+    out = np.zeros((n, 2), np.float32)
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 5)
+    for k in np.unique(boxes[:, 0].astype(int)):
+        if not 0 <= k < n:
+            continue
+        b = boxes[boxes[:, 0].astype(int) == k, 1:]
+        w, h = np.clip(b[:, 2] - b[:, 0], 0, 1), np.clip(b[:, 3] - b[:, 1], 0, 1)
+        area = w * h
+        cx = float(((b[:, 0] + b[:, 2]) / 2 * area).sum() / max(float(area.sum()), 1e-9))
+        out[k] = (min(1.0, float(h.max()) * 5), max(0.0, 1.0 - 2 * abs(cx - 0.5)))
+    return out
 
 
 def text_motion(masks: np.ndarray, max_shift: int = 6) -> np.ndarray:

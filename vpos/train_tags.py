@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .tagger import TagInputs, TaggerNet, chunk_tensors, predict_per_second, tag_inputs
+from .tagger import PICTURE_DIM, TEXT_SUMMARIES, TagInputs, TaggerNet, chunk_tensors, predict_per_second, tag_inputs
 
 # Features a tagger trained on a list reads (picture: the cheap picture statistics, see
 # vpos/extractors/picture.py).
@@ -91,6 +91,10 @@ def train(
     An epoch is as many crops as it takes to cover the training seconds twice."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    model_kwargs.setdefault("picture_dim", PICTURE_DIM)  # every descriptor this vpos computes
+    model_kwargs.setdefault("text_summaries", TEXT_SUMMARIES)
+    if model_kwargs.get("descriptors") and model_kwargs["picture_dim"] == PICTURE_DIM:
+        model_kwargs.setdefault("align_visual", True)
     model = TaggerNet(labels=labels, **model_kwargs)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     lengths = np.array([ep.inputs.steps for ep in train_eps])
@@ -161,11 +165,16 @@ def prf(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
 
 
 def per_label_report(labels, thresholds, probs, ys) -> dict:
+    """Per label: precision/recall/F1 at its threshold, and the average precision of the ranking
+    (threshold-free: tells a ranking failure from a badly placed threshold)."""
+    from sklearn.metrics import average_precision_score
+
     out = {}
     for j, lab in enumerate(labels):
         truth = ys[:, j] > 0.5
         p, r, f = prf(probs[:, j] >= thresholds[j], truth)
-        out[lab] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "positives": int(truth.sum())}
+        ap = float(average_precision_score(truth, probs[:, j])) if truth.any() else 0.0
+        out[lab] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "ap": round(ap, 4), "positives": int(truth.sum())}
     scored = [v["f1"] for v in out.values() if v["positives"] > 0]
     out["_macro_f1"] = round(float(np.mean(scored)), 4) if scored else 0.0
     return out

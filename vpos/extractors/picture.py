@@ -22,6 +22,15 @@ Per sample, `stats` (T, PICTURE_DIM) float32, each roughly in [0, 1]:
  10 residual   median |frame - previous frame shifted by the global motion|
  11 shift      median global motion in 48x27 pixels per frame (phase correlation)
  12 rigid      share of the change a global shift explains (1 - residual / change)
+On every 48x27 frame of the second (the label of a second is what most of its frames show, while
+the 1/s sample is its first frame only -- a 2-s shot in a fast montage is sampled once, at an edge):
+ 13 flat_frames  mean share of neighbouring pixel pairs of equal colour (|difference| <= 1 in every
+                 channel): drawn fills stay flat when scaled down, camera pictures almost never do
+ 14 fine_frames  mean |grey - median3(grey)| / 16 (texture left at 48x27)
+ 15 own_share    share of the second's frames before its first cut: the part its sample shows
+ 16 next_share   share of the second's frames after its last cut: the part the next second's
+                 sample shows (1 and 1 without a cut; below 1 together when a shot starts and ends
+                 inside the second, unsampled)
 """
 
 from __future__ import annotations
@@ -31,7 +40,9 @@ import numpy as np
 from ..media import Chunk
 from .base import FRAMES, SAMPLES, Extractor, FeatureSet, RunContext
 
-PICTURE_DIM = 13
+PICTURE_DIM = 17
+CUT_CHANGE = 12.0  # mean |grey difference| (0-255) of a cut between two 48x27 frames, at least
+CUT_RATIO = 3.0  # ... and this many times the second's median frame change (a fast pan is not a cut)
 WORK_WIDTH = 256  # spatial statistics are read at this width (cheap; grain survives at 256)
 
 
@@ -71,10 +82,15 @@ def spatial_stats(rgb: np.ndarray) -> np.ndarray:
 def temporal_stats(frames: np.ndarray) -> np.ndarray:
     """(N, 27, 48, 3) uint8 frames of one second (the previous second's last frame first) ->
     (5,) the temporal statistics (8-12)."""
+    return _temporal(frames)[0]
+
+
+def _temporal(frames: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """(the temporal statistics 8-12, the frame-pair changes) of one second's frames."""
     import cv2
 
     if len(frames) < 2:
-        return np.zeros(5, np.float32)
+        return np.zeros(5, np.float32), []
     grey = frames.astype(np.float32).mean(-1)
     win = cv2.createHanningWindow(grey.shape[1:][::-1], cv2.CV_32F)
     changes, helds, residuals, shifts = [], [], [], []
@@ -100,7 +116,36 @@ def temporal_stats(frames: np.ndarray) -> np.ndarray:
         min(1.0, residual / 4.0),
         min(1.0, float(np.median(shifts)) / 4.0),
         1.0 - residual / change if change > 0.35 else 1.0,
-    ], np.float32)
+    ], np.float32), changes
+
+
+def frame_stats(frames: np.ndarray) -> np.ndarray:
+    """(N, 27, 48, 3) uint8 frames -> (2,) statistics 13-14, averaged over the frames."""
+    import cv2
+
+    if len(frames) == 0:
+        return np.zeros(2, np.float32)
+    f = frames.astype(np.int16)
+    flat_x = (np.abs(np.diff(f, axis=2)).max(-1) <= 1).mean((1, 2))
+    flat_y = (np.abs(np.diff(f, axis=1)).max(-1) <= 1).mean((1, 2))
+    fine = []
+    for fr in frames:
+        g = cv2.cvtColor(np.ascontiguousarray(fr), cv2.COLOR_RGB2GRAY)
+        fine.append(float(np.abs(g.astype(np.int16) - cv2.medianBlur(g, 3)).mean()))
+    return np.array([float((flat_x + flat_y).mean() / 2), min(1.0, float(np.mean(fine)) / 16.0)], np.float32)
+
+
+def cut_shares(changes: list[float]) -> np.ndarray:
+    """(2,) statistics 15-16 from the frame-pair changes of one second's N frames (N - 1 pairs;
+    pair i is frames i -> i + 1): the share of frames before the first cut and after the last."""
+    n = len(changes) + 1
+    if not changes:
+        return np.ones(2, np.float32)
+    d = np.asarray(changes, np.float32)
+    cuts = np.where((d > CUT_CHANGE) & (d > CUT_RATIO * float(np.median(d))))[0]
+    if not len(cuts):
+        return np.ones(2, np.float32)
+    return np.array([(cuts[0] + 1) / n, (n - cuts[-1] - 1) / n], np.float32)
 
 
 MARGIN = 4  # pixels of the 48x27 frame left out when frames are compared shifted (max shift tried)
@@ -130,7 +175,7 @@ def _best_shift(a: np.ndarray, b: np.ndarray, dx: float, dy: float, unshifted: f
 
 class PictureExtractor(Extractor):
     name = "picture"
-    version = "2"
+    version = "3"
     needs = frozenset({SAMPLES, FRAMES})
     # asks for what the text/visual extractors ask for, so a run with or without them sees the same
     # decoder scaling, then reads at WORK_WIDTH
@@ -161,7 +206,11 @@ class PictureExtractor(Extractor):
         for k in sorted(x for x in self._frames if x < next_second):
             fr = self._frames.pop(k)
             seq = ([self._last] if self._last is not None else []) + fr
-            self._temporal[k] = temporal_stats(np.stack(seq))
+            stats, changes = _temporal(np.stack(seq))
+            # cuts inside the second only: the pair (previous second's last frame, this second's
+            # first) is before this second's sample, which shows the frame after it
+            own = changes[1:] if self._last is not None else changes
+            self._temporal[k] = np.concatenate([stats, frame_stats(np.stack(fr)), cut_shares(own)])
             self._last = fr[-1]
         self._last_second = next_second
 
@@ -173,6 +222,6 @@ class PictureExtractor(Extractor):
             stats[k, :8] = v
         for k, v in self._temporal.items():
             if 0 <= k < n:
-                stats[k, 8:] = v
+                stats[k, 8 : 8 + len(v)] = v
         self._spatial, self._temporal, self._frames, self._last = {}, {}, {}, None
         return FeatureSet(arrays={"stats": stats}, meta={"n_samples": int(n), "dims": PICTURE_DIM})
