@@ -293,3 +293,100 @@ def test_season_fusion_overrules_the_model_just_before_a_repeated_song():
     quiet = np.zeros(n, np.float32)
     _, _, segs = fuse(op, ed, rep, float(n), None, quiet, quiet)
     assert abs(segs["opening"][0] - 10) <= 0.5, segs
+
+
+def _unit_rows(rng, n, d=32):
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _two_episodes_sharing_a_song(rng, picture_until: int, sound_after=None):
+    """Episode 0 has a song at [100, 190), episode 1 the same song at [50, 140). The picture repeats
+    only until `picture_until` (episode 0's clock); the sound repeats for the whole song, and
+    `sound_after` seconds of whatever follows it are shared in sound too."""
+    from vpos.season import match_season
+
+    n = 400
+    song = _unit_rows(rng, 90)
+    audio = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    audio[0][100:190], audio[1][50:140] = song, song
+    if sound_after:
+        after = _unit_rows(rng, sound_after)
+        audio[0][190 : 190 + sound_after], audio[1][140 : 140 + sound_after] = after, after
+    pictures = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    shared = _unit_rows(rng, picture_until - 100)
+    pictures[0][100:picture_until], pictures[1][50 : 50 + picture_until - 100] = shared, shared
+    fps = [np.concatenate([a, p], 1) / np.sqrt(2) for a, p in zip(audio, pictures)]
+    return match_season(fps, audio)
+
+
+def test_season_music_end_follows_the_sound_not_the_picture():
+    """The picture stops repeating 4 s before the song ends (an episode's own last shots); the sound
+    says where the song stops, for either episode of the pair."""
+    from vpos.season import music_end
+
+    m = _two_episodes_sharing_a_song(np.random.default_rng(0), picture_until=186)
+    assert m.reps[0][100:186].min() == 1 and m.reps[0][186:190].max() == 0
+    assert music_end(m, 0, 100, 186) == 190
+    assert music_end(m, 1, 50, 136) == 140
+    # Without audio there is nothing to say.
+    m.audio[0] = None
+    assert music_end(m, 0, 100, 186) is None
+
+
+def test_season_music_end_takes_the_true_alignment_not_a_repeated_chorus():
+    """A chorus heard twice in the song also matches the partner at another offset, and that run
+    ends early; the alignment that sounds the same (~1.0) decides where the song stops."""
+    from vpos.season import SeasonMatch, music_end
+
+    rng = np.random.default_rng(1)
+    n = 300
+    song = _unit_rows(rng, 90)
+    # The chorus is sung twice: song seconds 60-80 sound almost like 20-40 (similarity ~0.95).
+    song[60:80] = song[20:40] + 0.3 * _unit_rows(rng, 20)
+    song[60:80] /= np.linalg.norm(song[60:80], axis=1, keepdims=True)
+    a, b = _unit_rows(rng, n), _unit_rows(rng, n)
+    a[100:190], b[50:140] = song, song
+    chorus_run = (1, 160, 180, 70)  # episode 0's second chorus against the partner's first one
+    true_run = (1, 100, 190, 50)
+    m = SeasonMatch(reps=[np.zeros(n, np.int32)] * 2, runs=[[chorus_run, true_run], []], audio=[a, b])
+    assert music_end(m, 0, 100, 190) == 190
+
+
+def test_season_fusion_ends_a_song_where_its_sound_stops():
+    """With the picture repeating until 186 only, the sound extends the ending to 190; the model's
+    probability decaying for 3 s past the song does not move it further."""
+    from vpos.season import fuse, music_end
+
+    m = _two_episodes_sharing_a_song(np.random.default_rng(2), picture_until=186)
+    n = 400
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    ed[100:190] = 0.9
+    ed[190:194] = [0.75, 0.65, 0.55, 0.3]  # the model's slow decay past the song
+    rep = m.reps[0].copy()
+    rep[186:190] = 0
+    quiet = np.zeros(n, np.float32)
+    _, _, without = fuse(op, ed, rep, float(n), None, quiet, quiet, {"opening": None, "ending": (100.0, 193.0)})
+    assert without["ending"][1] > 191  # the model's end: too late
+    ed_f, _, segs = fuse(op, ed, rep, float(n), None, quiet, quiet, {"opening": None, "ending": (100.0, 193.0)},
+                         lambda a, b: music_end(m, 0, a, b))
+    assert segs["ending"] == (100.0, 190.0) or abs(segs["ending"][0] - 100) <= 0.5 and segs["ending"][1] == 190.0, segs
+    assert ed_f[190:194].max() < 0.5
+
+
+def test_season_fusion_does_not_extend_a_song_over_a_repeated_announcement():
+    """A sponsor card's announcer says the same line in every episode right after the song: it
+    sounds the same, but it is speech, so the song still ends where the picture stopped."""
+    from vpos.season import fuse, music_end
+
+    m = _two_episodes_sharing_a_song(np.random.default_rng(3), picture_until=190, sound_after=5)
+    n = 400
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[100:190] = 0.9
+    op[190:194] = [0.8, 0.7, 0.6, 0.3]
+    speech = np.full(n, 0.3, np.float32)
+    speech[190:195] = 0.9  # the announcer
+    assert music_end(m, 0, 100, 190) == 195  # the sound alone runs on over the announcement
+    _, _, segs = fuse(op, ed, m.reps[0], float(n), None, speech, np.zeros(n, np.float32),
+                      {"opening": (100.0, 193.0), "ending": None}, lambda a, b: music_end(m, 0, a, b))
+    assert abs(segs["opening"][0] - 100) <= 0.5 and segs["opening"][1] == 190.0, segs

@@ -320,7 +320,7 @@ def fuse_season_docs(docs: list[dict], features: list[dict]) -> list[dict]:
     """Season mode (vpos.season) applied to saved documents: only the opening/ending fields,
     their per-second probabilities and `repetition` change; every other field is kept as is."""
     from .result import _clean_list
-    from .season import apply_season, fingerprint, repetition
+    from .season import apply_season, audio_fingerprint, fingerprint, match_season
 
     views = []
     for d in docs:
@@ -336,7 +336,8 @@ def fuse_season_docs(docs: list[dict], features: list[dict]) -> list[dict]:
             )
         )
     fps = [fingerprint(f, len(v.per_second.get("t", []))) for f, v in zip(features, views)]
-    apply_season(views, repetition(fps))
+    match = match_season(fps, [audio_fingerprint(f, len(v.per_second.get("t", []))) for f, v in zip(features, views)])
+    apply_season(views, match.reps, match)
     out = []
     for d, v in zip(docs, views):
         d = dict(d)

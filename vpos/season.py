@@ -26,12 +26,21 @@ class Block:
     partners: int  # how many other episodes share it
 
 
+def audio_fingerprint(features: dict, n: int) -> np.ndarray | None:
+    """Per second, the shape of the log-mel spectrum (unit length, independent of loudness); None
+    without audio. The same song mixed into two episodes reads ~1.0 against itself."""
+    if "audio" not in features or "logmel" not in features["audio"]:
+        return None
+    lm = features["audio"]["logmel"][:n].astype(np.float32)
+    lm = lm - lm.mean(1, keepdims=True)
+    return lm / (np.linalg.norm(lm, axis=1, keepdims=True) + 1e-6)
+
+
 def fingerprint(features: dict, n: int) -> np.ndarray:
     parts = []
-    if "audio" in features and "logmel" in features["audio"]:
-        lm = features["audio"]["logmel"][:n].astype(np.float32)
-        lm = lm - lm.mean(1, keepdims=True)  # spectral shape, independent of loudness
-        parts.append(lm / (np.linalg.norm(lm, axis=1, keepdims=True) + 1e-6))
+    audio = audio_fingerprint(features, n)
+    if audio is not None:
+        parts.append(audio)
     if "visual" in features and "embedding" in features["visual"]:
         e = features["visual"]["embedding"][:n].astype(np.float32)
         e = e - e.mean(0, keepdims=True)
@@ -84,9 +93,20 @@ def repeated_runs(fa: np.ndarray, fb: np.ndarray, threshold: float = 0.8, min_ru
     return out
 
 
-def repetition(fps: list[np.ndarray], **kw) -> list[np.ndarray]:
-    """Per episode, per second: how many other episodes repeat that second."""
+@dataclass
+class SeasonMatch:
+    """What repeats across a season's episodes: per episode, per second, how many other episodes
+    repeat that second (`reps`); the runs behind it (`runs[i]`: (j, a0, a1, b0), episode i's seconds
+    [a0, a1) match episode j's from b0); and each episode's audio fingerprint (or None)."""
+
+    reps: list
+    runs: list
+    audio: list
+
+
+def match_season(fps: list[np.ndarray], audio_fps: list | None = None, **kw) -> SeasonMatch:
     reps = [np.zeros(len(f), np.int32) for f in fps]
+    runs = [[] for _ in fps]
     for i in range(len(fps)):
         for j in range(i + 1, len(fps)):
             cover_i = np.zeros(len(fps[i]), bool)
@@ -94,9 +114,61 @@ def repetition(fps: list[np.ndarray], **kw) -> list[np.ndarray]:
             for a0, a1, b0 in repeated_runs(fps[i], fps[j], **kw):
                 cover_i[a0:a1] = True
                 cover_j[b0 : b0 + (a1 - a0)] = True
+                runs[i].append((j, a0, a1, b0))
+                runs[j].append((i, b0, b0 + (a1 - a0), a0))
             reps[i] += cover_i
             reps[j] += cover_j
-    return reps
+    return SeasonMatch(reps, runs, list(audio_fps) if audio_fps is not None else [None] * len(fps))
+
+
+def repetition(fps: list[np.ndarray], **kw) -> list[np.ndarray]:
+    """Per episode, per second: how many other episodes repeat that second."""
+    return match_season(fps, **kw).reps
+
+
+# The end of the repeated MUSIC, not of the repeated picture: along each partner's diagonal the song
+# goes on while the two episodes' spectra stay this similar (an identical song reads ~1.0; the next
+# scene's dialogue or music reads 0.5-0.85). The picture can differ in a song's last seconds (an
+# episode's own last shot, a title over it) and a re-used card can follow it: neither moves where
+# the song stops.
+AUDIO_SAME = 0.9
+MUSIC_SEARCH_S = 12  # how far either way of the block's end the music's end is looked for
+
+
+def music_end(match: SeasonMatch, i: int, a: int, b: int) -> int | None:
+    """Where the song of episode i's repeated block [a, b) stops. Per partner episode, its run that
+    best matches the block's last MUSIC_SEARCH_S seconds in sound (a song's verses and choruses also
+    match each other at other offsets; the true alignment reads ~1.0) is walked on from the last
+    second both still share to the first second whose spectra differ; the median over partners.
+    None without audio or partners."""
+    fa = match.audio[i]
+    if fa is None:
+        return None
+    best: dict[int, tuple[float, int, int]] = {}  # partner -> (mean similarity, a second in the song, offset)
+    for j, a0, a1, b0 in match.runs[i]:
+        fb = match.audio[j]
+        lo, hi = max(a0, a, b - MUSIC_SEARCH_S), min(a1, b)
+        if fb is None or hi - lo < 2:
+            continue
+        off = b0 - a0
+        ks = np.arange(lo, hi)
+        ks = ks[(ks + off >= 0) & (ks + off < len(fb))]
+        if len(ks) < 2:
+            continue
+        sims = np.einsum("ij,ij->i", fa[ks], fb[ks + off])
+        same = ks[sims >= AUDIO_SAME]
+        if len(same) and (j not in best or float(sims.mean()) > best[j][0]):
+            best[j] = (float(sims.mean()), int(same[-1]), off)
+    ends = []
+    for j, (_, k, off) in best.items():
+        fb = match.audio[j]
+        limit = min(len(fa), len(fb) - off, b + MUSIC_SEARCH_S)
+        while k + 1 < limit and float(fa[k + 1] @ fb[k + 1 + off]) >= AUDIO_SAME:
+            k += 1
+        ends.append(k + 1)
+    if not ends:
+        return None
+    return int(np.ceil(np.median(ends)))
 
 
 def blocks(rep: np.ndarray, min_len: int = 15, max_gap: int = 3) -> list[Block]:
@@ -145,13 +217,20 @@ def _trim_spoken_edges(speech: np.ndarray, a: int, b: int, min_len: float) -> tu
 # to this many seconds earlier, its end is taken.
 END_FROM_MODEL_S = 6.0
 LEAD_S = 10
+# ... and the other way round: the model's probability decays over a few seconds after a song ends
+# (its temporal context still holds the song), so its 0.5 crossing lands 1-3 s past the song. Where
+# the repeated block ends earlier than that, the song ended with the repetition: the block's end is
+# taken when it lies at most this many seconds before the fused end.
+TAIL_S = 6.0
 
 
 def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None,
-         speech: np.ndarray | None = None, silence: np.ndarray | None = None, model_segments: dict | None = None):
+         speech: np.ndarray | None = None, silence: np.ndarray | None = None, model_segments: dict | None = None,
+         song_end=None):
     """Fused per-second probabilities and segments of one episode of a season.
 
-    `model_segments`: the model-alone segments of the episode ({"opening": (start, end) or None, ...})."""
+    `model_segments`: the model-alone segments of the episode ({"opening": (start, end) or None, ...}).
+    `song_end(a, b)`: where the music of the repeated block [a, b) stops (see `music_end`), or None."""
     from .oped import LIMITS, segments_from_probs
 
     n = len(op_prob)
@@ -159,6 +238,7 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
     silence = None if silence is None else np.nan_to_num(np.asarray(silence, np.float32), nan=0.0)
     op, ed = op_prob.astype(np.float32).copy(), ed_prob.astype(np.float32).copy()
     labelled = []
+    song_spans = {"opening": [], "ending": []}  # each labelled block's [a, b) after its edge trims
     for blk in blocks(rep[:n]):
         length = blk.end - blk.start
         mo, me = float(op_prob[blk.start : blk.end].mean()), float(ed_prob[blk.start : blk.end].mean())
@@ -188,6 +268,19 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
         # chance match at its edge (a pause, a line of dialogue, a re-used BGM cue), not the song.
         strong = np.flatnonzero(rep[a:b] >= max(1, int(np.ceil(blk.partners / 2))))
         a, b = a + int(strong[0]), a + int(strong[-1]) + 1
+        if song_end is not None:
+            # The block ends where the picture stops repeating; the song ends where its sound does.
+            # Past the picture's end, only music extends it: a sponsor card's announcer or a silent
+            # pause can repeat word for word in every episode too.
+            e = song_end(a, b)
+            if e is not None and e - a >= LIMITS["opening"][0]:
+                if e <= b:
+                    b = e
+                else:
+                    spoken = max(EDGE_SPEECH, float(np.median(speech[a:b])) + EDGE_SPEECH_MARGIN) if speech is not None else None
+                    while b < e and not (spoken is not None and speech[b] >= spoken) and not (
+                            silence is not None and silence[b] >= EDGE_SILENCE):
+                        b += 1
         # Repeated material can run on past the song (a recurring eyecatch or BGM cue next to it):
         # where the model sees the segment inside the block, keep the block only around what it sees.
         seen = np.flatnonzero((op_prob if label == "opening" else ed_prob)[a:b] >= SEEN_P)
@@ -207,6 +300,7 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
                 b -= 1
         target[a:b] = np.maximum(target[a:b], 0.9)
         other[a:b] = np.minimum(other[a:b], 0.1)
+        song_spans[label].append((a, b))
         # What comes right before the repeated song is the episode's own (a cold open, the last
         # scene): the model's belief that the segment already started there is overruled.
         lead = slice(max(0, a - LEAD_S), a)
@@ -218,14 +312,24 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
             segs[label] = (span[0], float(alone[1]))
             k0, k1 = int(np.ceil(alone[1])), int(np.ceil(span[1]))
             p_fused[k0:k1] = np.minimum(p_fused[k0:k1], p_model[k0:k1])
+        span = segs.get(label)
+        if span:
+            # The repeated block the segment ends in: the model's slow decay past its end is not the song.
+            inside = [b for a, b in song_spans[label] if a < span[1] and b < span[1] <= b + TAIL_S and b > span[0]]
+            if inside:
+                b = max(inside)
+                segs[label] = (span[0], float(b))
+                k1 = int(np.ceil(span[1]))
+                p_fused[b:k1] = np.minimum(p_fused[b:k1], 0.45)
     return op, ed, segs
 
 
-def apply_season(analyses: list, reps: list[np.ndarray]) -> None:
-    """Rewrite each analysis's opening/ending from the fused season evidence (in place)."""
+def apply_season(analyses: list, reps: list[np.ndarray], match: SeasonMatch | None = None) -> None:
+    """Rewrite each analysis's opening/ending from the fused season evidence (in place). With the
+    `match` that gave `reps`, a song's end is where its repeated sound stops (`music_end`)."""
     from .oped import evidence
 
-    for a, rep in zip(analyses, reps):
+    for idx, (a, rep) in enumerate(zip(analyses, reps)):
         ps = a.per_second
         if "op_prob" not in ps:
             continue
@@ -236,7 +340,8 @@ def apply_season(analyses: list, reps: list[np.ndarray]) -> None:
         silence = ps.get("silence")
         silence = np.array([np.nan if v is None else v for v in silence], np.float32) if silence is not None else None
         alone = {s.label: (s.start, s.end) for s in (a.opening, a.ending) if s is not None}
-        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times, speech, silence, alone)
+        song_end = None if match is None else (lambda s0, s1, _i=idx: music_end(match, _i, s0, s1))
+        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times, speech, silence, alone, song_end)
         ps["op_prob"] = op.tolist()
         ps["ed_prob"] = ed.tolist()
         ps["repetition"] = np.minimum(rep[: len(op)], 9).astype(int).tolist()
@@ -295,7 +400,7 @@ def analyze_season(videos, options=None, progress=None) -> list:
         return results
     progress("season matching", 0, 1)
     fps = [fingerprint(r.features, len(r.per_second["t"])) for r in results]
-    reps = repetition(fps)
-    apply_season(results, reps)
+    match = match_season(fps, [audio_fingerprint(r.features, len(r.per_second["t"])) for r in results])
+    apply_season(results, match.reps, match)
     progress("season matching", 1, 1)
     return results
