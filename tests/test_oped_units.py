@@ -390,3 +390,27 @@ def test_season_fusion_does_not_extend_a_song_over_a_repeated_announcement():
     _, _, segs = fuse(op, ed, m.reps[0], float(n), None, speech, np.zeros(n, np.float32),
                       {"opening": (100.0, 193.0), "ending": None}, lambda a, b: music_end(m, 0, a, b))
     assert abs(segs["opening"][0] - 100) <= 0.5 and segs["opening"][1] == 190.0, segs
+
+
+def test_season_music_end_to_the_frame():
+    """The song ends at 190.37 s in episode 0 (the partner has it 49.75 s earlier, a sub-second
+    offset the per-second match cannot see): the full-rate frames give the end to ~0.05 s; without
+    them it is the end of the last second that sounds the same."""
+    from vpos.season import music_end
+
+    rng = np.random.default_rng(4)
+    m = _two_episodes_sharing_a_song(rng, picture_until=190)
+    n, r = 400, 100
+    song = _unit_rows(rng, 9037, 19)
+    frames = [_unit_rows(rng, n * r, 19), _unit_rows(rng, n * r, 19)]
+    frames[0][10000:19037] = song
+    frames[1][5025:14062] = song
+    m.audio[0][190] = _unit_rows(rng, 1)[0]  # second 190 holds only 0.37 s of the song
+    assert music_end(m, 0, 100, 190) == 190.0
+    m.frames = [f.astype(np.float16) for f in frames]
+    assert abs(music_end(m, 0, 100, 190) - 190.37) <= 0.05
+    # A partner whose frames stop matching 3 s before the per-second evidence (a song faded out
+    # early there) does not overrule it.
+    frames[1][14062 - 300 : 14062] = _unit_rows(rng, 300, 19)
+    m.frames = [f.astype(np.float16) for f in frames]
+    assert music_end(m, 0, 100, 190) == 190.0

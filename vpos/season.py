@@ -36,6 +36,19 @@ def audio_fingerprint(features: dict, n: int) -> np.ndarray | None:
     return lm / (np.linalg.norm(lm, axis=1, keepdims=True) + 1e-6)
 
 
+def audio_frames(features: dict) -> np.ndarray | None:
+    """The full-rate MFCC frames (100 a second) without the loudness coefficient, each coefficient
+    standardised over the episode and each frame unit length (float16 to keep a season's worth small); None without them."""
+    if "audio" not in features or "mfcc" not in features["audio"]:
+        return None
+    m = np.asarray(features["audio"]["mfcc"], np.float32)
+    if m.ndim != 2 or len(m) == 0 or m.shape[1] < 2:
+        return None
+    m = m[:, 1:]  # without the first coefficient (loudness): a song faded out early is still the song
+    m = (m - m.mean(0)) / (m.std(0) + 1e-6)
+    return (m / (np.linalg.norm(m, axis=1, keepdims=True) + 1e-6)).astype(np.float16)
+
+
 def fingerprint(features: dict, n: int) -> np.ndarray:
     parts = []
     audio = audio_fingerprint(features, n)
@@ -97,14 +110,16 @@ def repeated_runs(fa: np.ndarray, fb: np.ndarray, threshold: float = 0.8, min_ru
 class SeasonMatch:
     """What repeats across a season's episodes: per episode, per second, how many other episodes
     repeat that second (`reps`); the runs behind it (`runs[i]`: (j, a0, a1, b0), episode i's seconds
-    [a0, a1) match episode j's from b0); and each episode's audio fingerprint (or None)."""
+    [a0, a1) match episode j's from b0); each episode's audio fingerprint and full-rate audio frames
+    (`audio_frames`; either may be None)."""
 
     reps: list
     runs: list
     audio: list
+    frames: list | None = None
 
 
-def match_season(fps: list[np.ndarray], audio_fps: list | None = None, **kw) -> SeasonMatch:
+def match_season(fps: list[np.ndarray], audio_fps: list | None = None, frames: list | None = None, **kw) -> SeasonMatch:
     reps = [np.zeros(len(f), np.int32) for f in fps]
     runs = [[] for _ in fps]
     for i in range(len(fps)):
@@ -118,7 +133,8 @@ def match_season(fps: list[np.ndarray], audio_fps: list | None = None, **kw) -> 
                 runs[j].append((i, b0, b0 + (a1 - a0), a0))
             reps[i] += cover_i
             reps[j] += cover_j
-    return SeasonMatch(reps, runs, list(audio_fps) if audio_fps is not None else [None] * len(fps))
+    return SeasonMatch(reps, runs, list(audio_fps) if audio_fps is not None else [None] * len(fps),
+                       list(frames) if frames is not None else [None] * len(fps))
 
 
 def repetition(fps: list[np.ndarray], **kw) -> list[np.ndarray]:
@@ -135,15 +151,58 @@ AUDIO_SAME = 0.9
 MUSIC_SEARCH_S = 12  # how far either way of the block's end the music's end is looked for
 
 
-def music_end(match: SeasonMatch, i: int, a: int, b: int) -> int | None:
-    """Where the song of episode i's repeated block [a, b) stops. Per partner episode, its run that
-    best matches the block's last MUSIC_SEARCH_S seconds in sound (a song's verses and choruses also
-    match each other at other offsets; the true alignment reads ~1.0) is walked on from the last
-    second both still share to the first second whose spectra differ; the median over partners.
-    None without audio or partners."""
+# To a hundredth of a second: the same song in two episodes gives the same MFCC frames once aligned
+# to the frame (~0.95-0.99 cosine), the next scene does not (~0.5). The song stops at the first frame
+# whose next FRAME_RUN frames no longer match on average.
+FRAME_RATE = 100
+FRAME_SAME = 0.7
+FRAME_RUN = 20
+FRAME_ALIGNED = 0.85  # the aligned song must match at least this well, or the frames are not used
+
+
+def _frame_end(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> float | None:
+    """Sub-second end of a song that episode i (frames fa) shares with a partner (fb) at an offset
+    of `off` seconds, still sounding at second s and no longer at second e: align the frames over
+    [s - 8, s - 2) within +-1 s of the offset, then find where the aligned frames stop matching in
+    [s - 3, e + 1)."""
+    r = FRAME_RATE
+    lo, hi = (s - 8) * r, (s - 2) * r
+    if lo < 0 or hi > len(fa):
+        return None
+    a_song = fa[lo:hi].astype(np.float32)
+    best, lag = -1.0, None
+    for lag_try in range(off * r - r, off * r + r + 1):
+        if lo + lag_try < 0 or hi + lag_try > len(fb):
+            continue
+        v = float(np.einsum("ij,ij->i", a_song, fb[lo + lag_try : hi + lag_try].astype(np.float32)).mean())
+        if v > best:
+            best, lag = v, lag_try
+    if lag is None or best < FRAME_ALIGNED:
+        return None
+    f0, f1 = (s - 3) * r, min(len(fa), len(fb) - lag, (e + 1) * r)
+    if f1 - f0 < 2 * FRAME_RUN:
+        return None
+    sim = np.einsum("ij,ij->i", fa[f0:f1].astype(np.float32), fb[f0 + lag : f1 + lag].astype(np.float32))
+    ahead = np.convolve(sim, np.ones(FRAME_RUN) / FRAME_RUN, "valid")  # ahead[k] = mean of sim[k:k + FRAME_RUN]
+    below = np.flatnonzero(ahead < FRAME_SAME)
+    if len(below) == 0:
+        return None
+    # The window first falls below FRAME_SAME about half-way through the change: the song stopped
+    # about FRAME_RUN / 2 frames later.
+    return (f0 + int(below[0]) + FRAME_RUN // 2) / r
+
+
+def music_end(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
+    """Where the song of episode i's repeated block [a, b) stops, in seconds. Per partner episode,
+    its run that best matches the block's last MUSIC_SEARCH_S seconds in sound (a song's verses and
+    choruses also match each other at other offsets; the true alignment reads ~1.0) is walked on
+    from the last second both still share to the first second whose spectra differ; with full-rate
+    frames that end is refined to the frame (`_frame_end`). The median over partners; None without
+    audio or partners."""
     fa = match.audio[i]
     if fa is None:
         return None
+    frames = match.frames or [None] * len(match.audio)
     best: dict[int, tuple[float, int, int]] = {}  # partner -> (mean similarity, a second in the song, offset)
     for j, a0, a1, b0 in match.runs[i]:
         fb = match.audio[j]
@@ -165,10 +224,19 @@ def music_end(match: SeasonMatch, i: int, a: int, b: int) -> int | None:
         limit = min(len(fa), len(fb) - off, b + MUSIC_SEARCH_S)
         while k + 1 < limit and float(fa[k + 1] @ fb[k + 1 + off]) >= AUDIO_SAME:
             k += 1
-        ends.append(k + 1)
+        end = float(k + 1)
+        if frames[i] is not None and frames[j] is not None:
+            # From where the picture still repeats too (a repeated announcement can match second by
+            # second but not frame by frame) to the first second that no longer sounds the same.
+            # The frames refine the last second of that evidence; they do not overrule it (a song
+            # faded out a little earlier in one episode stops matching frame by frame before its end).
+            fine = _frame_end(frames[i], frames[j], off, min(b, k + 1), k + 1)
+            if fine is not None and fine >= min(b, k + 1) - 1:
+                end = fine
+        ends.append(end)
     if not ends:
         return None
-    return int(np.ceil(np.median(ends)))
+    return float(np.median(ends))
 
 
 def blocks(rep: np.ndarray, min_len: int = 15, max_gap: int = 3) -> list[Block]:
@@ -268,19 +336,24 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
         # chance match at its edge (a pause, a line of dialogue, a re-used BGM cue), not the song.
         strong = np.flatnonzero(rep[a:b] >= max(1, int(np.ceil(blk.partners / 2))))
         a, b = a + int(strong[0]), a + int(strong[-1]) + 1
+        exact_end = None  # the song's end to the hundredth of a second, where the sound gives it
         if song_end is not None:
             # The block ends where the picture stops repeating; the song ends where its sound does.
             # Past the picture's end, only music extends it: a sponsor card's announcer or a silent
             # pause can repeat word for word in every episode too.
             e = song_end(a, b)
             if e is not None and e - a >= LIMITS["opening"][0]:
-                if e <= b:
-                    b = e
+                e_sec = int(np.ceil(e - 1e-6))  # one past the last second the song sounds in
+                if e_sec <= b:
+                    b = e_sec
                 else:
                     spoken = max(EDGE_SPEECH, float(np.median(speech[a:b])) + EDGE_SPEECH_MARGIN) if speech is not None else None
-                    while b < e and not (spoken is not None and speech[b] >= spoken) and not (
+                    while b < e_sec and not (spoken is not None and speech[b] >= spoken) and not (
                             silence is not None and silence[b] >= EDGE_SILENCE):
                         b += 1
+                    if b < e <= b + 1:
+                        b = e_sec  # the second where the talk starts still holds the song's last notes
+                exact_end = float(e) if b == e_sec else None
         # Repeated material can run on past the song (a recurring eyecatch or BGM cue next to it):
         # where the model sees the segment inside the block, keep the block only around what it sees.
         seen = np.flatnonzero((op_prob if label == "opening" else ed_prob)[a:b] >= SEEN_P)
@@ -300,7 +373,7 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
                 b -= 1
         target[a:b] = np.maximum(target[a:b], 0.9)
         other[a:b] = np.minimum(other[a:b], 0.1)
-        song_spans[label].append((a, b))
+        song_spans[label].append((a, b, exact_end if exact_end is not None and b - 1 < exact_end <= b else None))
         # What comes right before the repeated song is the episode's own (a cold open, the last
         # scene): the model's belief that the segment already started there is overruled.
         lead = slice(max(0, a - LEAD_S), a)
@@ -308,19 +381,29 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
     segs = segments_from_probs({"opening": op, "ending": ed}, duration, cut_times)
     for label, p_fused, p_model in (("opening", op, op_prob), ("ending", ed, ed_prob)):
         span, alone = segs.get(label), (model_segments or {}).get(label)
+        model_end_taken = False
         if span and alone and span[0] < alone[1] < span[1] and span[1] - alone[1] <= END_FROM_MODEL_S:
             segs[label] = (span[0], float(alone[1]))
+            model_end_taken = True
             k0, k1 = int(np.ceil(alone[1])), int(np.ceil(span[1]))
             p_fused[k0:k1] = np.minimum(p_fused[k0:k1], p_model[k0:k1])
         span = segs.get(label)
         if span:
-            # The repeated block the segment ends in: the model's slow decay past its end is not the song.
-            inside = [b for a, b in song_spans[label] if a < span[1] and b < span[1] <= b + TAIL_S and b > span[0]]
-            if inside:
-                b = max(inside)
-                segs[label] = (span[0], float(b))
+            # The repeated block the segment ends in: the model's slow decay past its end is not the
+            # song; where the sound gives the song's end to the frame, that is the end.
+            for a, b, exact in sorted(song_spans[label], key=lambda x: -x[1]):
+                # (Where the model alone ended the song earlier than its repeated sound, the sound
+                # runs on into something that repeats too, e.g. the preview's music: the model's end stays.)
+                if exact is not None and exact - 1.0 <= span[1] <= b + TAIL_S and span[0] < exact and not (
+                        model_end_taken and exact > span[1]):
+                    segs[label] = (span[0], min(duration, exact))
+                elif b < span[1] <= b + TAIL_S and span[0] < b:
+                    segs[label] = (span[0], min(duration, float(b)))
+                else:
+                    continue
                 k1 = int(np.ceil(span[1]))
                 p_fused[b:k1] = np.minimum(p_fused[b:k1], 0.45)
+                break
     return op, ed, segs
 
 
@@ -400,7 +483,8 @@ def analyze_season(videos, options=None, progress=None) -> list:
         return results
     progress("season matching", 0, 1)
     fps = [fingerprint(r.features, len(r.per_second["t"])) for r in results]
-    match = match_season(fps, [audio_fingerprint(r.features, len(r.per_second["t"])) for r in results])
+    match = match_season(fps, [audio_fingerprint(r.features, len(r.per_second["t"])) for r in results],
+                         [audio_frames(r.features) for r in results])
     apply_season(results, match.reps, match)
     progress("season matching", 1, 1)
     return results
