@@ -414,3 +414,40 @@ def test_season_music_end_to_the_frame():
     frames[1][14062 - 300 : 14062] = _unit_rows(rng, 300, 19)
     m.frames = [f.astype(np.float16) for f in frames]
     assert music_end(m, 0, 100, 190) == 190.0
+
+
+def test_season_music_start_to_the_frame_and_fusion_takes_it():
+    """Episode 0's song starts at 99.60 s; the picture repeats only from 102 (its first shots are the
+    episode's own) and the partner has the song 49.75 s earlier. The sound gives the start to the
+    frame, and the fused opening starts there; a repeated BGM cue before the song would have made
+    the picture block start early, and the sound trims that too."""
+    from vpos.season import fuse, match_season, music_start
+
+    rng = np.random.default_rng(5)
+    n, r = 400, 100
+    song = _unit_rows(rng, 90)
+    audio = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    audio[0][100:190], audio[1][50:140] = song, song  # second 99 holds only 0.4 s of the song
+    pictures = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    pictures[0][102:190], pictures[1][52:140] = pictures[0][102:190], pictures[0][102:190]
+    fps = [np.concatenate([a, p], 1) / np.sqrt(2) for a, p in zip(audio, pictures)]
+    song_frames = _unit_rows(rng, 9040, 19)
+    frames = [_unit_rows(rng, n * r, 19), _unit_rows(rng, n * r, 19)]
+    frames[0][9960:19000], frames[1][4985:14025] = song_frames, song_frames
+    m = match_season(fps, audio, [f.astype(np.float16) for f in frames])
+    assert m.reps[0][102:190].min() == 1 and m.reps[0][95:102].max() == 0
+    assert abs(music_start(m, 0, 102, 190) - 99.60) <= 0.05
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[97:190] = 0.9  # the model starts the song 2.6 s early
+    quiet = np.zeros(n, np.float32)
+    rep = m.reps[0]
+    _, _, without = fuse(op, ed, rep, float(n), None, quiet, quiet)
+    assert without["opening"][0] > 101
+    _, _, segs = fuse(op, ed, rep, float(n), None, quiet, quiet, None, None, lambda a, b: music_start(m, 0, a, b))
+    assert abs(segs["opening"][0] - 99.60) <= 0.05, segs
+    # A BGM cue repeated (in both picture and sound) for 4 s before the song: the sound's frames
+    # do not line up with the song's alignment there, so the start stays at the song's.
+    rep2 = rep.copy()
+    rep2[96:102] = 1
+    _, _, segs2 = fuse(op, ed, rep2, float(n), None, quiet, quiet, None, None, lambda a, b: music_start(m, 0, a, b))
+    assert abs(segs2["opening"][0] - 99.60) <= 0.05, segs2

@@ -169,15 +169,8 @@ def _frame_end(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> floa
     lo, hi = (s - 8) * r, (s - 2) * r
     if lo < 0 or hi > len(fa):
         return None
-    a_song = fa[lo:hi].astype(np.float32)
-    best, lag = -1.0, None
-    for lag_try in range(off * r - r, off * r + r + 1):
-        if lo + lag_try < 0 or hi + lag_try > len(fb):
-            continue
-        v = float(np.einsum("ij,ij->i", a_song, fb[lo + lag_try : hi + lag_try].astype(np.float32)).mean())
-        if v > best:
-            best, lag = v, lag_try
-    if lag is None or best < FRAME_ALIGNED:
+    lag = _align(fa[lo:hi], fb, lo, off)
+    if lag is None:
         return None
     f0, f1 = (s - 3) * r, min(len(fa), len(fb) - lag, (e + 1) * r)
     if f1 - f0 < 2 * FRAME_RUN:
@@ -190,6 +183,82 @@ def _frame_end(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> floa
     # The window first falls below FRAME_SAME about half-way through the change: the song stopped
     # about FRAME_RUN / 2 frames later.
     return (f0 + int(below[0]) + FRAME_RUN // 2) / r
+
+
+def _frame_start(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> float | None:
+    """The mirror of `_frame_end`: a song that sounds the same in both episodes from second s on
+    and not at second e - 1 starts at the last frame before which the aligned frames do not match."""
+    r = FRAME_RATE
+    lo, hi = (s + 2) * r, (s + 8) * r
+    if lo < 0 or hi > len(fa):
+        return None
+    lag = _align(fa[lo:hi], fb, lo, off)
+    if lag is None:
+        return None
+    f0, f1 = max(0, (e - 1) * r, -lag), min(len(fa), len(fb) - lag, (s + 3) * r)
+    if f1 - f0 < 2 * FRAME_RUN:
+        return None
+    sim = np.einsum("ij,ij->i", fa[f0:f1].astype(np.float32), fb[f0 + lag : f1 + lag].astype(np.float32))
+    window = np.convolve(sim, np.ones(FRAME_RUN) / FRAME_RUN, "valid")  # window[k] = mean of sim[k:k + FRAME_RUN]
+    below = np.flatnonzero(window < FRAME_SAME)
+    if len(below) == 0:
+        return None
+    return (f0 + int(below[-1]) + FRAME_RUN // 2) / r
+
+
+def _align(a_song: np.ndarray, fb: np.ndarray, lo: int, off: int) -> int | None:
+    """The frame lag (within +-1 s of `off` seconds) at which the partner's frames match the song
+    frames `a_song` (starting at frame lo) best; None where even the best match is weak."""
+    r = FRAME_RATE
+    a_song = a_song.astype(np.float32)
+    best, lag = -1.0, None
+    for lag_try in range(off * r - r, off * r + r + 1):
+        if lo + lag_try < 0 or lo + lag_try + len(a_song) > len(fb):
+            continue
+        v = float(np.einsum("ij,ij->i", a_song, fb[lo + lag_try : lo + lag_try + len(a_song)].astype(np.float32)).mean())
+        if v > best:
+            best, lag = v, lag_try
+    return lag if lag is not None and best >= FRAME_ALIGNED else None
+
+
+def music_start(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
+    """The mirror of `music_end`: where the song of episode i's repeated block [a, b) starts to
+    sound the same as in its partners (walking back from the block's first seconds), refined to the
+    frame; the median over partners. None without audio or partners."""
+    fa = match.audio[i]
+    if fa is None:
+        return None
+    frames = match.frames or [None] * len(match.audio)
+    best: dict[int, tuple[float, int, int]] = {}
+    for j, a0, a1, b0 in match.runs[i]:
+        fb = match.audio[j]
+        lo, hi = max(a0, a), min(a1, b, a + MUSIC_SEARCH_S)
+        if fb is None or hi - lo < 2:
+            continue
+        off = b0 - a0
+        ks = np.arange(lo, hi)
+        ks = ks[(ks + off >= 0) & (ks + off < len(fb))]
+        if len(ks) < 2:
+            continue
+        sims = np.einsum("ij,ij->i", fa[ks], fb[ks + off])
+        same = ks[sims >= AUDIO_SAME]
+        if len(same) and (j not in best or float(sims.mean()) > best[j][0]):
+            best[j] = (float(sims.mean()), int(same[0]), off)
+    starts = []
+    for j, (_, k, off) in best.items():
+        fb = match.audio[j]
+        limit = max(0, -off, a - MUSIC_SEARCH_S)
+        while k - 1 >= limit and float(fa[k - 1] @ fb[k - 1 + off]) >= AUDIO_SAME:
+            k -= 1
+        start = float(k)
+        if frames[i] is not None and frames[j] is not None:
+            fine = _frame_start(frames[i], frames[j], off, max(a, k), k)
+            if fine is not None and fine <= max(a, k) + 1:
+                start = fine
+        starts.append(start)
+    if not starts:
+        return None
+    return float(np.median(starts))
 
 
 def music_end(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
@@ -294,11 +363,12 @@ TAIL_S = 6.0
 
 def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: float, cut_times=None,
          speech: np.ndarray | None = None, silence: np.ndarray | None = None, model_segments: dict | None = None,
-         song_end=None):
+         song_end=None, song_start=None):
     """Fused per-second probabilities and segments of one episode of a season.
 
     `model_segments`: the model-alone segments of the episode ({"opening": (start, end) or None, ...}).
-    `song_end(a, b)`: where the music of the repeated block [a, b) stops (see `music_end`), or None."""
+    `song_end(a, b)` / `song_start(a, b)`: where the music of the repeated block [a, b) stops / starts
+    (see `music_end`, `music_start`), or None."""
     from .oped import LIMITS, segments_from_probs
 
     n = len(op_prob)
@@ -306,7 +376,8 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
     silence = None if silence is None else np.nan_to_num(np.asarray(silence, np.float32), nan=0.0)
     op, ed = op_prob.astype(np.float32).copy(), ed_prob.astype(np.float32).copy()
     labelled = []
-    song_spans = {"opening": [], "ending": []}  # each labelled block's [a, b) after its edge trims
+    song_spans = {"opening": [], "ending": []}  # each labelled block's [a, b) after its edge trims, exact end
+    song_starts = {"opening": [], "ending": []}  # (a, exact start) of each labelled block
     for blk in blocks(rep[:n]):
         length = blk.end - blk.start
         mo, me = float(op_prob[blk.start : blk.end].mean()), float(ed_prob[blk.start : blk.end].mean())
@@ -354,6 +425,23 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
                     if b < e <= b + 1:
                         b = e_sec  # the second where the talk starts still holds the song's last notes
                 exact_end = float(e) if b == e_sec else None
+        exact_start = None
+        if song_start is not None:
+            # The same for the song's start: the picture can start repeating a little after the song
+            # (or a repeated BGM cue before it can make the block start early).
+            s0 = song_start(a, b)
+            if s0 is not None and b - s0 >= LIMITS["opening"][0]:
+                s_sec = int(np.floor(s0 + 1e-6))  # the first second the song sounds in
+                if s_sec >= a:
+                    a = s_sec
+                else:
+                    spoken = max(EDGE_SPEECH, float(np.median(speech[a:b])) + EDGE_SPEECH_MARGIN) if speech is not None else None
+                    while a > s_sec and not (spoken is not None and speech[a - 1] >= spoken) and not (
+                            silence is not None and silence[a - 1] >= EDGE_SILENCE):
+                        a -= 1
+                    if a - 1 <= s0 < a:
+                        a = s_sec  # the second where the talk stops already holds the song's first notes
+                exact_start = float(s0) if a == s_sec else None
         # Repeated material can run on past the song (a recurring eyecatch or BGM cue next to it):
         # where the model sees the segment inside the block, keep the block only around what it sees.
         seen = np.flatnonzero((op_prob if label == "opening" else ed_prob)[a:b] >= SEEN_P)
@@ -374,6 +462,7 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
         target[a:b] = np.maximum(target[a:b], 0.9)
         other[a:b] = np.minimum(other[a:b], 0.1)
         song_spans[label].append((a, b, exact_end if exact_end is not None and b - 1 < exact_end <= b else None))
+        song_starts[label].append((a, exact_start if exact_start is not None and a <= exact_start < a + 1 else None))
         # What comes right before the repeated song is the episode's own (a cold open, the last
         # scene): the model's belief that the segment already started there is overruled.
         lead = slice(max(0, a - LEAD_S), a)
@@ -389,6 +478,12 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
             p_fused[k0:k1] = np.minimum(p_fused[k0:k1], p_model[k0:k1])
         span = segs.get(label)
         if span:
+            # The segment starts where a repeated block does (the lead cap above puts the 0.5
+            # crossing within a second of it): to the frame where the sound gives it.
+            for a, exact in song_starts[label]:
+                if exact is not None and abs(span[0] - exact) <= 1.5 and exact < span[1]:
+                    segs[label] = span = (exact, span[1])
+                    break
             # The repeated block the segment ends in: the model's slow decay past its end is not the
             # song; where the sound gives the song's end to the frame, that is the end.
             for a, b, exact in sorted(song_spans[label], key=lambda x: -x[1]):
@@ -424,7 +519,8 @@ def apply_season(analyses: list, reps: list[np.ndarray], match: SeasonMatch | No
         silence = np.array([np.nan if v is None else v for v in silence], np.float32) if silence is not None else None
         alone = {s.label: (s.start, s.end) for s in (a.opening, a.ending) if s is not None}
         song_end = None if match is None else (lambda s0, s1, _i=idx: music_end(match, _i, s0, s1))
-        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times, speech, silence, alone, song_end)
+        song_start = None if match is None else (lambda s0, s1, _i=idx: music_start(match, _i, s0, s1))
+        op, ed, segs = fuse(op0, ed0, rep, a.video.duration, cut_times, speech, silence, alone, song_end, song_start)
         ps["op_prob"] = op.tolist()
         ps["ed_prob"] = ed.tolist()
         ps["repetition"] = np.minimum(rep[: len(op)], 9).astype(int).tolist()
