@@ -89,7 +89,7 @@ def main(argv=None):
     from vpos.corpus.truth import load_truth
     from vpos.evaluate import evaluate_dir, format_table
     from vpos.pipeline import AnalysisOptions, analyze
-    from vpos.season import apply_season, audio_fingerprint, fingerprint, match_season
+    from vpos.season import apply_season, match_episodes
 
     work = Path(args.workdir)
     (work / "pred" / "single").mkdir(parents=True, exist_ok=True)
@@ -124,8 +124,7 @@ def main(argv=None):
                 res = oped.detect(feats, ps, float(b - a), None, models, opts.resolved_device())
                 negatives.append({"id": tr["id"], "seconds": [a, b], "opening": bool(res.opening), "ending": bool(res.ending),
                                   "max_op_prob": round(float(res.op_prob.max()), 3), "max_ed_prob": round(float(res.ed_prob.max()), 3)})
-        fps = [fingerprint(r.features, len(r.per_second["t"])) for r in results]
-        match = match_season(fps, [audio_fingerprint(r.features, len(r.per_second["t"])) for r in results])
+        match = match_episodes([r.features for r in results], [len(r.per_second["t"]) for r in results])
         apply_season(results, match.reps, match)
         for tp, r in zip(truths, results):
             r.save(work / "pred" / "season" / f"{load_truth(tp)['id']}.json")

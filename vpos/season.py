@@ -137,6 +137,15 @@ def match_season(fps: list[np.ndarray], audio_fps: list | None = None, frames: l
                        list(frames) if frames is not None else [None] * len(fps))
 
 
+def match_episodes(features: list[dict], lengths: list[int], **kw) -> SeasonMatch:
+    """`match_season` on the episodes' cached features (`lengths`: seconds per episode): the
+    fingerprints, the audio fingerprints and the full-rate audio frames, built the same way for the
+    CLI, the library and the benchmarks."""
+    return match_season([fingerprint(f, n) for f, n in zip(features, lengths)],
+                        [audio_fingerprint(f, n) for f, n in zip(features, lengths)],
+                        [audio_frames(f) for f in features], **kw)
+
+
 def repetition(fps: list[np.ndarray], **kw) -> list[np.ndarray]:
     """Per episode, per second: how many other episodes repeat that second."""
     return match_season(fps, **kw).reps
@@ -578,9 +587,7 @@ def analyze_season(videos, options=None, progress=None) -> list:
             r.warnings.append("season mode needs two or more episodes; this result uses the model alone")
         return results
     progress("season matching", 0, 1)
-    fps = [fingerprint(r.features, len(r.per_second["t"])) for r in results]
-    match = match_season(fps, [audio_fingerprint(r.features, len(r.per_second["t"])) for r in results],
-                         [audio_frames(r.features) for r in results])
+    match = match_episodes([r.features for r in results], [len(r.per_second["t"]) for r in results])
     apply_season(results, match.reps, match)
     progress("season matching", 1, 1)
     return results
