@@ -461,7 +461,13 @@ def fuse(op_prob: np.ndarray, ed_prob: np.ndarray, rep: np.ndarray, duration: fl
         if speech is not None:
             # A sponsor card or a "next time" announcement repeats every episode right beside the
             # song; people talk in it, so a spoken stretch at either edge of the block is not the song.
-            a, b = _trim_spoken_edges(speech, a, b, LIMITS["opening"][0])
+            # A second the song only partly fills (its exact start or end inside it) carries the
+            # talk next to the song: it is left out of the spoken-stretch test, which would take the
+            # talk plus the first sung seconds for an announcement.
+            lo = a + 1 if exact_start is not None and a < exact_start < a + 1 else a
+            hi = b - 1 if exact_end is not None and b - 1 < exact_end < b else b
+            a2, b2 = _trim_spoken_edges(speech, lo, hi, LIMITS["opening"][0])
+            a, b = (a if a2 == lo else a2), (b if b2 == hi else b2)
         if silence is not None:
             # Silence repeats too (every episode pauses before its ending): a song is not silent.
             while b - a > LIMITS["opening"][0] and silence[a] >= EDGE_SILENCE:
