@@ -451,3 +451,26 @@ def test_season_music_start_to_the_frame_and_fusion_takes_it():
     rep2[96:102] = 1
     _, _, segs2 = fuse(op, ed, rep2, float(n), None, quiet, quiet, None, None, lambda a, b: music_start(m, 0, a, b))
     assert abs(segs2["opening"][0] - 99.60) <= 0.05, segs2
+
+
+def test_season_fusion_partial_second_does_not_make_a_song_start_an_announcement():
+    """The song starts at 99.6 s: second 99 is mostly the talk before it, and the song's first two
+    sung seconds read speech-like. Counted with that partial second they look like a 3-s spoken
+    stretch and would cut the song's start; without it they do not."""
+    from vpos.season import _trim_spoken_edges, fuse
+
+    n = 300
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[100:190] = 0.9
+    op[99] = 0.3  # the model half-sees the song's first notes
+    rep = np.zeros(n, np.int32)
+    rep[100:190] = 3
+    speech = np.full(n, 0.5, np.float32)
+    speech[90:100] = 0.95  # the last scene's dialogue
+    speech[100:102] = 0.75  # sung, but speech-like
+    speech[102:190] = 0.45
+    quiet = np.zeros(n, np.float32)
+    # The old test on [99, 190) takes 99-101 for talk:
+    assert _trim_spoken_edges(speech, 99, 190, 20.0)[0] == 102
+    _, _, segs = fuse(op, ed, rep, float(n), None, speech, quiet, None, None, lambda a, b: 99.6)
+    assert abs(segs["opening"][0] - 99.6) <= 0.05, segs
