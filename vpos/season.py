@@ -6,8 +6,10 @@ both agree for at least `min_run` seconds are repeated material (gaps up to `max
 bridged, as Intro Skipper does). Repetition is then fused with the model's per-second
 probabilities: a repeated block that the model calls an opening or ending gets the block's edges,
 which are exact where the model is only roughly right; a block the model does not recognise is
-kept only where its position and length fit an opening or ending. A single episode falls back to
-the model alone.
+kept only where its position and length fit an opening or ending. A song's edges are then taken
+from its sound rather than from the picture: where the partners' spectra stop (or start) matching
+along the run's diagonal, refined to the frame from the full-rate MFCC (`music_end`,
+`music_start`). A single episode falls back to the model alone.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def audio_fingerprint(features: dict, n: int) -> np.ndarray | None:
 
 def audio_frames(features: dict) -> np.ndarray | None:
     """The full-rate MFCC frames (100 a second) without the loudness coefficient, each coefficient
-    standardised over the episode and each frame unit length (float16 to keep a season's worth small); None without them."""
+    standardised over the episode and each frame unit length (float16 to keep a season's worth
+    small); None without them."""
     if "audio" not in features or "mfcc" not in features["audio"]:
         return None
     m = np.asarray(features["audio"]["mfcc"], np.float32)
@@ -120,6 +123,8 @@ class SeasonMatch:
 
 
 def match_season(fps: list[np.ndarray], audio_fps: list | None = None, frames: list | None = None, **kw) -> SeasonMatch:
+    """Every pair of episodes' repeated runs (`repeated_runs` on the fingerprints `fps`), kept with
+    the audio fingerprints and frames that place a song's edges (`music_end`, `music_start`)."""
     reps = [np.zeros(len(f), np.int32) for f in fps]
     runs = [[] for _ in fps]
     for i in range(len(fps)):
@@ -157,7 +162,7 @@ def repetition(fps: list[np.ndarray], **kw) -> list[np.ndarray]:
 # episode's own last shot, a title over it) and a re-used card can follow it: neither moves where
 # the song stops.
 AUDIO_SAME = 0.9
-MUSIC_SEARCH_S = 12  # how far either way of the block's end the music's end is looked for
+MUSIC_SEARCH_S = 12  # how far either way of a block's edge the music's edge is looked for
 
 
 # To a hundredth of a second: the same song in two episodes gives the same MFCC frames once aligned
@@ -181,7 +186,7 @@ def _frame_end(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> floa
     lag = _align(fa[lo:hi], fb, lo, off)
     if lag is None:
         return None
-    f0, f1 = (s - 3) * r, min(len(fa), len(fb) - lag, (e + 1) * r)
+    f0, f1 = max(0, (s - 3) * r, -lag), min(len(fa), len(fb) - lag, (e + 1) * r)
     if f1 - f0 < 2 * FRAME_RUN:
         return None
     sim = np.einsum("ij,ij->i", fa[f0:f1].astype(np.float32), fb[f0 + lag : f1 + lag].astype(np.float32))
