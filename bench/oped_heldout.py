@@ -50,6 +50,28 @@ def slice_features(features: dict, per_second: dict, a: int, b: int):
     return out, ps
 
 
+def within_one_second(report: dict) -> dict:
+    """Season mode's strict target: how many scored boundaries lie within 1 s of the truth
+    (|error| <= 1 s), per boundary, and which do not."""
+    counts = {k: [0, 0] for k in ("op_start", "op_end", "ed_start", "ed_end")}
+    outside = []
+    for vid, ep in sorted(report.get("per_episode", {}).items()):
+        for short in ("op", "ed"):
+            r = ep.get("boundaries", {}).get(short, {})
+            if r.get("status") != "scored":
+                continue
+            for which, key in (("start", "start_abs"), ("end", "end_abs")):
+                c = counts[f"{short}_{which}"]
+                c[1] += 1
+                if r[key] <= 1.0:
+                    c[0] += 1
+                else:
+                    signed = r["pred"][0 if which == "start" else 1] - r["truth"][0 if which == "start" else 1]
+                    outside.append(f"{vid} {short} {which} {signed:+.2f} s")
+    total = [sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values())]
+    return {"all": f"{total[0]}/{total[1]}", **{k: f"{a}/{b}" for k, (a, b) in counts.items()}, "outside": outside}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True, help="a corpus built by `python -m vpos corpus build`")
@@ -67,7 +89,7 @@ def main(argv=None):
     from vpos.corpus.truth import load_truth
     from vpos.evaluate import evaluate_dir, format_table
     from vpos.pipeline import AnalysisOptions, analyze
-    from vpos.season import apply_season, fingerprint, repetition
+    from vpos.season import apply_season, match_episodes
 
     work = Path(args.workdir)
     (work / "pred" / "single").mkdir(parents=True, exist_ok=True)
@@ -102,8 +124,8 @@ def main(argv=None):
                 res = oped.detect(feats, ps, float(b - a), None, models, opts.resolved_device())
                 negatives.append({"id": tr["id"], "seconds": [a, b], "opening": bool(res.opening), "ending": bool(res.ending),
                                   "max_op_prob": round(float(res.op_prob.max()), 3), "max_ed_prob": round(float(res.ed_prob.max()), 3)})
-        fps = [fingerprint(r.features, len(r.per_second["t"])) for r in results]
-        apply_season(results, repetition(fps))
+        match = match_episodes([r.features for r in results], [len(r.per_second["t"]) for r in results])
+        apply_season(results, match.reps, match)
         for tp, r in zip(truths, results):
             r.save(work / "pred" / "season" / f"{load_truth(tp)['id']}.json")
 
@@ -113,7 +135,11 @@ def main(argv=None):
     for mode in ("single", "season"):
         rep = evaluate_dir(str(corpus), str(work / "pred" / mode), ids=ids)
         report[mode] = rep["summary"]
+        report[mode + "_within_1s"] = within_one_second(rep)
         print(f"\n== {mode} ({rep['episodes_scored']} episodes of {', '.join(shows)})\n{format_table(rep)}")
+        w = report[mode + "_within_1s"]
+        print(f"boundaries within 1 s: {w['all']} (OP start {w['op_start']}, OP end {w['op_end']}, "
+              f"ED start {w['ed_start']}, ED end {w['ed_end']})" + "".join(f"\n  outside: {x}" for x in w["outside"]))
         (work / f"eval-{mode}.json").write_text(json.dumps(rep, indent=1, default=str))
     report["story_only"] = {
         "videos": len(negatives),

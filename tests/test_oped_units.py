@@ -293,3 +293,184 @@ def test_season_fusion_overrules_the_model_just_before_a_repeated_song():
     quiet = np.zeros(n, np.float32)
     _, _, segs = fuse(op, ed, rep, float(n), None, quiet, quiet)
     assert abs(segs["opening"][0] - 10) <= 0.5, segs
+
+
+def _unit_rows(rng, n, d=32):
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _two_episodes_sharing_a_song(rng, picture_until: int, sound_after=None):
+    """Episode 0 has a song at [100, 190), episode 1 the same song at [50, 140). The picture repeats
+    only until `picture_until` (episode 0's clock); the sound repeats for the whole song, and
+    `sound_after` seconds of whatever follows it are shared in sound too."""
+    from vpos.season import match_season
+
+    n = 400
+    song = _unit_rows(rng, 90)
+    audio = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    audio[0][100:190], audio[1][50:140] = song, song
+    if sound_after:
+        after = _unit_rows(rng, sound_after)
+        audio[0][190 : 190 + sound_after], audio[1][140 : 140 + sound_after] = after, after
+    pictures = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    shared = _unit_rows(rng, picture_until - 100)
+    pictures[0][100:picture_until], pictures[1][50 : 50 + picture_until - 100] = shared, shared
+    fps = [np.concatenate([a, p], 1) / np.sqrt(2) for a, p in zip(audio, pictures)]
+    return match_season(fps, audio)
+
+
+def test_season_music_end_follows_the_sound_not_the_picture():
+    """The picture stops repeating 4 s before the song ends (an episode's own last shots); the sound
+    says where the song stops, for either episode of the pair."""
+    from vpos.season import music_end
+
+    m = _two_episodes_sharing_a_song(np.random.default_rng(0), picture_until=186)
+    assert m.reps[0][100:186].min() == 1 and m.reps[0][186:190].max() == 0
+    assert music_end(m, 0, 100, 186) == 190
+    assert music_end(m, 1, 50, 136) == 140
+    # Without audio there is nothing to say.
+    m.audio[0] = None
+    assert music_end(m, 0, 100, 186) is None
+
+
+def test_season_music_end_takes_the_true_alignment_not_a_repeated_chorus():
+    """A chorus heard twice in the song also matches the partner at another offset, and that run
+    ends early; the alignment that sounds the same (~1.0) decides where the song stops."""
+    from vpos.season import SeasonMatch, music_end
+
+    rng = np.random.default_rng(1)
+    n = 300
+    song = _unit_rows(rng, 90)
+    # The chorus is sung twice: song seconds 60-80 sound almost like 20-40 (similarity ~0.95).
+    song[60:80] = song[20:40] + 0.3 * _unit_rows(rng, 20)
+    song[60:80] /= np.linalg.norm(song[60:80], axis=1, keepdims=True)
+    a, b = _unit_rows(rng, n), _unit_rows(rng, n)
+    a[100:190], b[50:140] = song, song
+    chorus_run = (1, 160, 180, 70)  # episode 0's second chorus against the partner's first one
+    true_run = (1, 100, 190, 50)
+    m = SeasonMatch(reps=[np.zeros(n, np.int32)] * 2, runs=[[chorus_run, true_run], []], audio=[a, b])
+    assert music_end(m, 0, 100, 190) == 190
+
+
+def test_season_fusion_ends_a_song_where_its_sound_stops():
+    """With the picture repeating until 186 only, the sound extends the ending to 190; the model's
+    probability decaying for 3 s past the song does not move it further."""
+    from vpos.season import fuse, music_end
+
+    m = _two_episodes_sharing_a_song(np.random.default_rng(2), picture_until=186)
+    n = 400
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    ed[100:190] = 0.9
+    ed[190:194] = [0.75, 0.65, 0.55, 0.3]  # the model's slow decay past the song
+    rep = m.reps[0].copy()
+    rep[186:190] = 0
+    quiet = np.zeros(n, np.float32)
+    _, _, without = fuse(op, ed, rep, float(n), None, quiet, quiet, {"opening": None, "ending": (100.0, 193.0)})
+    assert without["ending"][1] > 191  # the model's end: too late
+    ed_f, _, segs = fuse(op, ed, rep, float(n), None, quiet, quiet, {"opening": None, "ending": (100.0, 193.0)},
+                         lambda a, b: music_end(m, 0, a, b))
+    assert segs["ending"] == (100.0, 190.0) or abs(segs["ending"][0] - 100) <= 0.5 and segs["ending"][1] == 190.0, segs
+    assert ed_f[190:194].max() < 0.5
+
+
+def test_season_fusion_does_not_extend_a_song_over_a_repeated_announcement():
+    """A sponsor card's announcer says the same line in every episode right after the song: it
+    sounds the same, but it is speech, so the song still ends where the picture stopped."""
+    from vpos.season import fuse, music_end
+
+    m = _two_episodes_sharing_a_song(np.random.default_rng(3), picture_until=190, sound_after=5)
+    n = 400
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[100:190] = 0.9
+    op[190:194] = [0.8, 0.7, 0.6, 0.3]
+    speech = np.full(n, 0.3, np.float32)
+    speech[190:195] = 0.9  # the announcer
+    assert music_end(m, 0, 100, 190) == 195  # the sound alone runs on over the announcement
+    _, _, segs = fuse(op, ed, m.reps[0], float(n), None, speech, np.zeros(n, np.float32),
+                      {"opening": (100.0, 193.0), "ending": None}, lambda a, b: music_end(m, 0, a, b))
+    assert abs(segs["opening"][0] - 100) <= 0.5 and segs["opening"][1] == 190.0, segs
+
+
+def test_season_music_end_to_the_frame():
+    """The song ends at 190.37 s in episode 0 (the partner has it 49.75 s earlier, a sub-second
+    offset the per-second match cannot see): the full-rate frames give the end to ~0.05 s; without
+    them it is the end of the last second that sounds the same."""
+    from vpos.season import music_end
+
+    rng = np.random.default_rng(4)
+    m = _two_episodes_sharing_a_song(rng, picture_until=190)
+    n, r = 400, 100
+    song = _unit_rows(rng, 9037, 19)
+    frames = [_unit_rows(rng, n * r, 19), _unit_rows(rng, n * r, 19)]
+    frames[0][10000:19037] = song
+    frames[1][5025:14062] = song
+    m.audio[0][190] = _unit_rows(rng, 1)[0]  # second 190 holds only 0.37 s of the song
+    assert music_end(m, 0, 100, 190) == 190.0
+    m.frames = [f.astype(np.float16) for f in frames]
+    assert abs(music_end(m, 0, 100, 190) - 190.37) <= 0.05
+    # A partner whose frames stop matching 3 s before the per-second evidence (a song faded out
+    # early there) does not overrule it.
+    frames[1][14062 - 300 : 14062] = _unit_rows(rng, 300, 19)
+    m.frames = [f.astype(np.float16) for f in frames]
+    assert music_end(m, 0, 100, 190) == 190.0
+
+
+def test_season_music_start_to_the_frame_and_fusion_takes_it():
+    """Episode 0's song starts at 99.60 s; the picture repeats only from 102 (its first shots are the
+    episode's own) and the partner has the song 49.75 s earlier. The sound gives the start to the
+    frame, and the fused opening starts there; a repeated BGM cue before the song would have made
+    the picture block start early, and the sound trims that too."""
+    from vpos.season import fuse, match_season, music_start
+
+    rng = np.random.default_rng(5)
+    n, r = 400, 100
+    song = _unit_rows(rng, 90)
+    audio = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    audio[0][100:190], audio[1][50:140] = song, song  # second 99 holds only 0.4 s of the song
+    pictures = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    pictures[0][102:190], pictures[1][52:140] = pictures[0][102:190], pictures[0][102:190]
+    fps = [np.concatenate([a, p], 1) / np.sqrt(2) for a, p in zip(audio, pictures)]
+    song_frames = _unit_rows(rng, 9040, 19)
+    frames = [_unit_rows(rng, n * r, 19), _unit_rows(rng, n * r, 19)]
+    frames[0][9960:19000], frames[1][4985:14025] = song_frames, song_frames
+    m = match_season(fps, audio, [f.astype(np.float16) for f in frames])
+    assert m.reps[0][102:190].min() == 1 and m.reps[0][95:102].max() == 0
+    assert abs(music_start(m, 0, 102, 190) - 99.60) <= 0.05
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[97:190] = 0.9  # the model starts the song 2.6 s early
+    quiet = np.zeros(n, np.float32)
+    rep = m.reps[0]
+    _, _, without = fuse(op, ed, rep, float(n), None, quiet, quiet)
+    assert without["opening"][0] > 101
+    _, _, segs = fuse(op, ed, rep, float(n), None, quiet, quiet, None, None, lambda a, b: music_start(m, 0, a, b))
+    assert abs(segs["opening"][0] - 99.60) <= 0.05, segs
+    # A BGM cue repeated (in both picture and sound) for 4 s before the song: the sound's frames
+    # do not line up with the song's alignment there, so the start stays at the song's.
+    rep2 = rep.copy()
+    rep2[96:102] = 1
+    _, _, segs2 = fuse(op, ed, rep2, float(n), None, quiet, quiet, None, None, lambda a, b: music_start(m, 0, a, b))
+    assert abs(segs2["opening"][0] - 99.60) <= 0.05, segs2
+
+
+def test_season_fusion_partial_second_does_not_make_a_song_start_an_announcement():
+    """The song starts at 99.6 s: second 99 is mostly the talk before it, and the song's first two
+    sung seconds read speech-like. Counted with that partial second they look like a 3-s spoken
+    stretch and would cut the song's start; without it they do not."""
+    from vpos.season import _trim_spoken_edges, fuse
+
+    n = 300
+    op, ed = np.full(n, 0.02, np.float32), np.full(n, 0.02, np.float32)
+    op[100:190] = 0.9
+    op[99] = 0.3  # the model half-sees the song's first notes
+    rep = np.zeros(n, np.int32)
+    rep[100:190] = 3
+    speech = np.full(n, 0.5, np.float32)
+    speech[90:100] = 0.95  # the last scene's dialogue
+    speech[100:102] = 0.75  # sung, but speech-like
+    speech[102:190] = 0.45
+    quiet = np.zeros(n, np.float32)
+    # The old test on [99, 190) takes 99-101 for talk:
+    assert _trim_spoken_edges(speech, 99, 190, 20.0)[0] == 102
+    _, _, segs = fuse(op, ed, rep, float(n), None, speech, quiet, None, None, lambda a, b: 99.6)
+    assert abs(segs["opening"][0] - 99.6) <= 0.05, segs

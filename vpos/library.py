@@ -320,7 +320,7 @@ def fuse_season_docs(docs: list[dict], features: list[dict]) -> list[dict]:
     """Season mode (vpos.season) applied to saved documents: only the opening/ending fields,
     their per-second probabilities and `repetition` change; every other field is kept as is."""
     from .result import _clean_list
-    from .season import apply_season, fingerprint, repetition
+    from .season import apply_season, match_episodes
 
     views = []
     for d in docs:
@@ -335,8 +335,8 @@ def fuse_season_docs(docs: list[dict], features: list[dict]) -> list[dict]:
                 warnings=list(d.get("warnings") or []),
             )
         )
-    fps = [fingerprint(f, len(v.per_second.get("t", []))) for f, v in zip(features, views)]
-    apply_season(views, repetition(fps))
+    match = match_episodes(features, [len(v.per_second.get("t", [])) for v in views])
+    apply_season(views, match.reps, match)
     out = []
     for d, v in zip(docs, views):
         d = dict(d)
