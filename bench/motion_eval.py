@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--variants", default="tsm,no_shift", help="comma list of tsm, no_shift (run them as two processes "
                     "to use two cores, then --merge)")
+    ap.add_argument("--no-global-motion", action="store_true", help="the CNN alone, without the explicit global-motion "
+                    "features (vpos/global_motion.py): the previous model's recipe")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON", help="combine per-variant result files into --out")
     ap.add_argument("--save", default=None, help="save the TSM model (save_pretrained) + model card here")
     ap.add_argument("--out", default="bench/results/motion_eval.json")
@@ -118,13 +120,14 @@ def main() -> None:
     test, test_shows = load_split(args.corpus, args.cache, "test")
     res = {"command": "python bench/motion_eval.py " + " ".join(sys.argv[1:]), "train_shows": train_shows,
            "val_shows": val_shows, "test_shows": test_shows, "epochs": args.epochs, "seed": args.seed,
+           "global_motion": not args.no_global_motion,
            "seconds": {"train": int(len(train["camera"])), "val": int(len(val["camera"])), "test": int(len(test["camera"]))}}
     wanted = args.variants.split(",")
     variants = [(n, sh) for n, sh in (("tsm", True), ("no_shift", False)) if n in wanted]
     models = {}
     for name, shift in variants:
         t = time.time()
-        model = train_model(train, shift=shift, epochs=args.epochs, seed=args.seed)
+        model = train_model(train, shift=shift, epochs=args.epochs, seed=args.seed, motion_features=not args.no_global_motion)
         model.transition_thresholds = tune_thresholds(model, val)
         res[name] = {"train_seconds": round(time.time() - t, 1), "thresholds": model.transition_thresholds,
                      "val": score(model, val), "test": score(model, test)}
