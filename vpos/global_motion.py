@@ -13,9 +13,9 @@ half the frame height) is
 (a = log-scale, b = rotation in radians, for small steps); brightness constancy linearised around
 the current estimate gives a 4x4 least-squares system per frame pair, solved on a 3-level pyramid
 (48x27, 24x14, 12x7 for 96x54 frames) with the second frame warped by the estimate (a few
-Gauss-Newton steps per level).  Every pair of a batch is solved at once (torch): a second of video
-(8 pairs) cost ~2 ms of one core on the loaded shared machine, ~0.6x the motion CNN's own time and
-about a tenth of cv2's dense Farneback flow on the same frames.
+Gauss-Newton steps per level).  Every pair of a batch is solved at once (torch), at a cost of the
+order of the motion CNN's own (cheaper than cv2's dense Farneback flow on the same frames; the
+extraction-time share: bench/motion_speed.py).
 
 Per frame pair `pair_motion` returns, in the corpus truth's units (`vpos/corpus/truth.py`: frame
 heights per second at MOTION_RATE frames per second, so the truth's MOVE_SPEED 0.04 applies):
