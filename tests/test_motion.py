@@ -146,8 +146,10 @@ def test_save_and_load_roundtrip(tmp_path):
 
 
 def test_shipped_weights_load_with_a_card():
+    from vpos.global_motion import N_FEATURES
+
     m = load_motion_model(str(DEFAULT_MOTION_WEIGHTS))
-    assert m.camera_labels == CAMERA_LABELS and m.shift
+    assert m.camera_labels == CAMERA_LABELS and m.shift and m.motion_features == N_FEATURES
     card = (DEFAULT_MOTION_WEIGHTS / "README.md").read_text()
     assert "Held-out" in card and "macro F1" in card
 

@@ -11,6 +11,15 @@ spatial pool; the 8 steps averaged; two heads:
 - transitions (sigmoid, several per second): cut, dissolve, fade, wipe.
 `shift=False` is the plain 2D ablation (same network, no channel crosses time before the average).
 
+With `motion_features` > 0 (the shipped model), each step also gets the explicit global motion of
+its frame pair (`vpos/global_motion.py`: translation, signed zoom, rotation, fit residual, frame
+change; whole frame and border ring), through a small per-step MLP; the CNN's and the MLP's step
+vectors are concatenated and pass one more per-step layer, with the temporal shift before it
+(shake is translation that flips sign from step to step: the shift lets one layer compare
+neighbouring steps).  Why: the CNN alone never learned the sign of a zoom (held out, zoom in was
+mostly called zoom out); one fitted log-scale per step carries it directly, and the fit holds on
+any video, not only on what the corpus builder draws.
+
 Labels come from the corpus builder's exact camera path (`vpos/corpus/truth.py`); training and the
 held-out figures: `bench/motion_eval.py`.  Weights: `weights/motion` (PyTorchModelHubMixin, like
 `vpos/oped_model.py`), or a Hub id `owner/name@revision`, or $VPOS_MOTION_WEIGHTS.
@@ -45,7 +54,7 @@ class MotionNet(
 ):
     def __init__(self, width: int = 16, shift: bool = True, steps: int = STEPS, fold_div: int = 8,
                  camera_labels: list | tuple = tuple(CAMERA_LABELS), transition_labels: list | tuple = tuple(TRANSITION_LABELS),
-                 transition_thresholds: list | tuple | None = None):
+                 transition_thresholds: list | tuple | None = None, motion_features: int = 0):
         super().__init__()
         self.shift, self.steps, self.fold_div = bool(shift), int(steps), int(fold_div)
         self.camera_labels, self.transition_labels = list(camera_labels), list(transition_labels)
@@ -57,19 +66,50 @@ class MotionNet(
             nn.Sequential(nn.Conv2d(a, b, 3, stride=s, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU()) for a, b, s in chans)
         self.pool = nn.AdaptiveAvgPool2d((3, 4))
         self.fc = nn.Sequential(nn.Linear(4 * w * 12, 128), nn.ReLU(), nn.Dropout(0.2))
+        self.motion_features = int(motion_features)
+        if self.motion_features:
+            # 64 motion channels first: the shift moves channels 0-23 (from the future) and 24-47
+            # (from the past) of the 192, so the fused layer sees the global motion of the step
+            # before, this one and the one after.
+            self.motion_mlp = nn.Sequential(nn.Linear(self.motion_features, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU())
+            self.fuse = nn.Sequential(nn.Linear(64 + 128, 128), nn.ReLU(), nn.Dropout(0.1))
         self.camera_head = nn.Linear(128, len(self.camera_labels))
         self.transition_head = nn.Linear(128, len(self.transition_labels))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, T, 4, H, W) -> camera logits (B, C), transition logits (B, K)."""
+    def forward(self, x: torch.Tensor, g: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, 4, H, W) [, g (B, T, motion_features) from `global_motion.window_motion`]
+        -> camera logits (B, C), transition logits (B, K)."""
         b, t = x.shape[:2]
         y = self.stem(x.flatten(0, 1))
         for layer in self.layers:
             if self.shift:
                 y = temporal_shift(y, t, self.fold_div, "bidirectional")
             y = layer(y)
-        y = self.fc(self.pool(y).flatten(1)).view(b, t, -1).mean(1)
+        y = self.fc(self.pool(y).flatten(1))
+        if self.motion_features:
+            if g is None:
+                raise ValueError("this motion model reads the global motion of every step: pass g")
+            y = torch.cat([self.motion_mlp(compress_motion(g).flatten(0, 1)), y], 1)
+            if self.shift:
+                y = temporal_shift(y.view(b * t, -1, 1, 1), t, self.fold_div, "bidirectional").view(b * t, -1)
+            y = self.fuse(y)
+        y = y.view(b, t, -1).mean(1)
         return self.camera_head(y), self.transition_head(y)
+
+
+def compress_motion(g: torch.Tensor) -> torch.Tensor:
+    """Global-motion features -> network scale: speeds (frame heights per second, the truth's move
+    threshold is 0.04) on a signed log scale that keeps the sign and resolves both a slow drift
+    and a fast pan; the fit residual as it is (0..4); the frame change on a log scale."""
+    from .global_motion import FEATURE_NAMES
+
+    out = g.clone()
+    for j, name in enumerate(FEATURE_NAMES):
+        if name == "change":
+            out[..., j] = torch.log1p(g[..., j])
+        elif name != "residual":
+            out[..., j] = torch.sign(g[..., j]) * torch.log1p(g[..., j].abs() / 0.02)
+    return out
 
 
 def window_inputs(frames: np.ndarray) -> torch.Tensor:
@@ -102,10 +142,14 @@ def windows_from_frames(frames: np.ndarray, n_seconds: int | None = None) -> np.
 @torch.inference_mode()
 def predict_windows(model: MotionNet, windows: np.ndarray, batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """(S, 9, H, W) uint8 -> camera probabilities (S, C) and transition probabilities (S, K)."""
+    from .global_motion import window_motion
+
     model.eval()
     cams, trans = [], []
     for a in range(0, len(windows), batch):
-        c, t = model(window_inputs(windows[a:a + batch]))
+        w = windows[a:a + batch]
+        g = torch.from_numpy(window_motion(w, MOTION_RATE)) if model.motion_features else None
+        c, t = model(window_inputs(w), g)
         cams.append(torch.softmax(c, 1).numpy())
         trans.append(torch.sigmoid(t).numpy())
     if not cams:

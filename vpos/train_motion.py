@@ -17,7 +17,10 @@ import torch.nn.functional as F
 
 from .corpus.truth import CAMERA_LABELS, TRANSITION_LABELS, truth_files
 from .media import DecodePlan, decode, probe
+from .global_motion import N_FEATURES, window_motion
 from .motion import MOTION_RATE, MotionNet, predict_windows, window_inputs, windows_from_frames
+
+GM_VERSION = 2  # bump when vpos/global_motion.py changes what it computes (cached per episode)
 
 
 def motion_frames(path) -> np.ndarray:
@@ -43,9 +46,18 @@ def episode_data(truth_path: Path, cache_dir: Path | None = None) -> dict:
     cam = truth["motion"]["camera"]
     s = len(cam)
     windows = windows_from_frames(frames, s)
+    gm_cache = Path(cache_dir) / f"{truth['id']}.gm{GM_VERSION}.npy" if cache_dir else None
+    if gm_cache is not None and gm_cache.exists():
+        motion = np.load(gm_cache)
+    else:
+        motion = np.concatenate([window_motion(windows[a:a + 64], MOTION_RATE) for a in range(0, len(windows), 64)]) \
+            if len(windows) else np.zeros((0, windows.shape[1] - 1, N_FEATURES), np.float32)
+        if gm_cache is not None:
+            np.save(gm_cache, motion)
     y_cam = np.array([CAMERA_LABELS.index(c) if c is not None else -1 for c in cam], np.int64)
     y_tr = np.stack([np.asarray(truth["motion"]["transitions"][k][:s], np.float32) for k in TRANSITION_LABELS], 1)
-    return {"id": truth["id"], "show": truth["show"], "windows": windows, "camera": y_cam, "transitions": y_tr}
+    return {"id": truth["id"], "show": truth["show"], "windows": windows, "motion": motion, "camera": y_cam,
+            "transitions": y_tr}
 
 
 def corpus_data(corpus, shows: list[str], cache_dir=None, log=print) -> dict:
@@ -64,6 +76,7 @@ def corpus_data(corpus, shows: list[str], cache_dir=None, log=print) -> dict:
         raise ValueError(f"no episodes of {shows} under {corpus}")
     return {
         "windows": np.concatenate([p["windows"] for p in parts]),
+        "motion": np.concatenate([p["motion"] for p in parts]),
         "camera": np.concatenate([p["camera"] for p in parts]),
         "transitions": np.concatenate([p["transitions"] for p in parts]),
         "episode": np.concatenate([[p["id"]] * len(p["camera"]) for p in parts]),
@@ -74,30 +87,47 @@ REVERSED = {CAMERA_LABELS.index("zoom_in"): CAMERA_LABELS.index("zoom_out"),
             CAMERA_LABELS.index("zoom_out"): CAMERA_LABELS.index("zoom_in")}
 
 
-def augment(w: np.ndarray, cam: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+# Which global-motion features (vpos/global_motion.py FEATURE_NAMES) change sign under a mirror
+# or when the window plays backwards: a left/right mirror flips horizontal motion and rotation,
+# an up/down mirror vertical motion and rotation; backwards, every motion is undone (its inverse:
+# for the small steps between frames 1/8 s apart, minus the motion) and the steps come in reverse.
+_H_FLIP = np.array([-1, 1, 1, -1, 1, 1, -1, 1, 1, -1], np.float32)
+_V_FLIP = np.array([1, -1, 1, -1, 1, 1, 1, -1, 1, -1], np.float32)
+_REVERSE = np.array([-1, -1, -1, -1, 1, 1, -1, -1, -1, -1], np.float32)
+
+
+def augment(w: np.ndarray, cam: np.ndarray, rng: np.random.Generator, g: np.ndarray | None = None):
     """Mirror left/right and up/down (the classes do not care about direction) and play backwards
-    (a zoom in becomes a zoom out); contrast and brightness jitter."""
+    (a zoom in becomes a zoom out); contrast and brightness jitter.  `g` (B, T, N_FEATURES), the
+    windows' global motion, is transformed to match; returns (w, cam) or (w, cam, g)."""
     w = w.copy()
     cam = cam.copy()
+    g = g.copy() if g is not None else None
     for i in range(len(w)):
         if rng.random() < 0.5:
             w[i] = w[i, :, :, ::-1]
+            if g is not None:
+                g[i] *= _H_FLIP
         if rng.random() < 0.3:
             w[i] = w[i, :, ::-1, :]
+            if g is not None:
+                g[i] *= _V_FLIP
         if rng.random() < 0.5:
             w[i] = w[i, ::-1]
             cam[i] = REVERSED.get(int(cam[i]), int(cam[i]))
+            if g is not None:
+                g[i] = g[i, ::-1] * _REVERSE
     gain = rng.uniform(0.6, 1.3, size=(len(w), 1, 1, 1))
     bias = rng.uniform(-30, 30, size=(len(w), 1, 1, 1))
     w = np.clip(w.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
-    return w, cam
+    return (w, cam) if g is None else (w, cam, g)
 
 
 def train_model(data: dict, shift: bool = True, epochs: int = 12, seed: int = 0, width: int = 16, lr: float = 2e-3,
-                batch: int = 32, static_share: float = 0.35, log=print) -> MotionNet:
+                batch: int = 32, static_share: float = 0.35, motion_features: bool = True, log=print) -> MotionNet:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = MotionNet(width=width, shift=shift)
+    model = MotionNet(width=width, shift=shift, motion_features=N_FEATURES if motion_features else 0)
     cam, tr, win = data["camera"], data["transitions"], data["windows"]
     counts = np.bincount(cam[cam >= 0], minlength=len(CAMERA_LABELS)).astype(np.float64)
     cw = torch.tensor(np.where(counts > 0, np.sqrt(counts.max() / np.maximum(counts, 1)), 0.0), dtype=torch.float32)
@@ -121,8 +151,12 @@ def train_model(data: dict, shift: bool = True, epochs: int = 12, seed: int = 0,
         tot, t0 = 0.0, time.time()
         for a in range(0, len(order), batch):
             idx = order[a:a + batch]
-            w, c = augment(win[idx], cam[idx], rng)
-            lc, lt = model(window_inputs(w))
+            if model.motion_features:
+                w, c, g = augment(win[idx], cam[idx], rng, data["motion"][idx])
+                lc, lt = model(window_inputs(w), torch.from_numpy(np.ascontiguousarray(g)))
+            else:
+                w, c = augment(win[idx], cam[idx], rng)
+                lc, lt = model(window_inputs(w))
             y = torch.from_numpy(c)
             m = y >= 0
             loss = F.binary_cross_entropy_with_logits(lt, torch.from_numpy(tr[idx]), pos_weight=pw)

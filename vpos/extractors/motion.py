@@ -15,7 +15,7 @@ from .base import MOTION, Extractor, FeatureSet, RunContext
 
 class MotionExtractor(Extractor):
     name = "motion"
-    version = "1"
+    version = "2"  # 2: the model may read the global motion (vpos/global_motion.py)
     needs = frozenset({MOTION})
 
     def __init__(self, weights: str | None = None):
