@@ -532,7 +532,25 @@ def build_set(rng, identities, pool, n_images, src, photo_like: bool = False):
 
 # --- training ---------------------------------------------------------------------------------
 
-def train_head(feats, cover, ident, n_classes, epochs=12, lr=2e-3, seed=0, hidden=96, log=print):
+def class_mean_proxies(model, feats, ident, n_classes):
+    """Unit mean embedding of every training identity's cells under `model`: the proxies from which
+    fine-tuning an already trained head starts (random proxies would first pull its embedding apart)."""
+    import torch
+    import torch.nn.functional as F
+
+    sums = torch.zeros(n_classes, model.embed_dim)
+    with torch.inference_mode():
+        for s in range(0, len(feats), 64):
+            _, e = model.eval()(torch.from_numpy(feats[s:s + 64]).float())
+            i = torch.from_numpy(ident[s:s + 64])
+            e = e.permute(0, 2, 3, 1)[i >= 0]
+            sums.index_add_(0, i[i >= 0], e)
+    empty = sums.norm(dim=1) == 0
+    sums[empty] = torch.randn(int(empty.sum()), model.embed_dim)
+    return F.normalize(sums, dim=1)
+
+
+def train_head(feats, cover, ident, n_classes, epochs=12, lr=2e-3, seed=0, hidden=96, log=print, init=None):
     import torch
     import torch.nn.functional as F
 
@@ -540,7 +558,11 @@ def train_head(feats, cover, ident, n_classes, epochs=12, lr=2e-3, seed=0, hidde
 
     torch.manual_seed(seed)
     model = CharacterNet(hidden=hidden)
-    proxies = torch.nn.Parameter(F.normalize(torch.randn(n_classes, model.embed_dim), dim=1))
+    if init is not None:  # fine-tune a trained head (same architecture)
+        model.load_state_dict(init.state_dict())
+        proxies = torch.nn.Parameter(class_mean_proxies(model, feats, ident, n_classes))
+    else:
+        proxies = torch.nn.Parameter(F.normalize(torch.randn(n_classes, model.embed_dim), dim=1))
     opt = torch.optim.AdamW(list(model.parameters()) + [proxies], lr=lr, weight_decay=1e-4)
     n = len(feats)
     steps = epochs * ((n + 31) // 32)
@@ -641,6 +663,13 @@ def evaluate_heldout(model, rng, identities, pool, src, n_frames=300, log=print)
 def write_model_card(out: Path, info: dict, corpus: str = "") -> None:
     """README.md of the checkpoint: what it is, what it was trained on, what it measured."""
     h = info["heldout"]
+    if "cell_objectness_ap" in h:
+        measured = f"""Held-out identities (never trained on; {h['heldout_frames']} composite frames, 2 single-character
+reference frames per identity): cell objectness AP {h['cell_objectness_ap']}, frame presence
+accuracy {h['presence_accuracy']}, presence F1 {h['presence_f1']}. Calibration of the best reference
+similarity s: p = sigmoid({h['calib_a']} * (s - {h['calib_b']}))."""
+    else:
+        measured = "Synthetic held-out identities: not measured in this run (--heldout-frames 0)."
     text = f"""---
 library_name: vpos
 license: mit
@@ -665,10 +694,7 @@ seed {info['seed']}, {info['train_seconds']} s on 2 CPU cores
 (`python -m vpos.characters_train --out weights/characters`).
 
 ## Measured
-Held-out identities (never trained on; {h['heldout_frames']} composite frames, 2 single-character
-reference frames per identity): cell objectness AP {h['cell_objectness_ap']}, frame presence
-accuracy {h['presence_accuracy']}, presence F1 {h['presence_f1']}. Calibration of the best reference
-similarity s: p = sigmoid({h['calib_a']} * (s - {h['calib_b']})).
+{measured}
 {corpus}
 """
     (out / "README.md").write_text(text)
@@ -691,6 +717,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--heldout-frames", type=int, default=300)
     ap.add_argument("--hidden", type=int, default=96)
+    ap.add_argument("--init", default=None, help="fine-tune the head in this weights folder instead of starting afresh")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--base-subset", type=int, default=0, help="train on only the first N base frames (0: all)")
     args = ap.parse_args(argv)
     import torch
 
@@ -725,6 +754,8 @@ def main(argv=None) -> int:
         print(f"features {feats.shape} in {time.time() - t0:.0f}s", flush=True)
         work.mkdir(parents=True, exist_ok=True)
         np.savez(cache, feats=feats, cover=cover, ident=ident)
+    if args.base_subset:
+        feats, cover, ident = feats[:args.base_subset], cover[:args.base_subset], ident[:args.base_subset]
     if args.hard_images:  # their own frames and cache: the base set's features are reused as they are
         hard_cache = work / f"hard_{args.seed}_{args.hard_images}_{len(identities)}.npz"
         if hard_cache.exists():
@@ -742,10 +773,22 @@ def main(argv=None) -> int:
             np.savez(hard_cache, feats=hf, cover=hc, ident=hi)
         feats, cover, ident = np.concatenate([feats, hf]), np.concatenate([cover, hc]), np.concatenate([ident, hi])
         del hf
-    model = train_head(feats, cover, ident, len(train_pool), epochs=args.epochs, hidden=args.hidden, log=lambda m: print(m, flush=True))
+    init = None
+    if args.init:
+        from .character_model import load_head
+
+        init = load_head(args.init)
+    model = train_head(feats, cover, ident, len(train_pool), epochs=args.epochs, lr=args.lr, hidden=args.hidden,
+                       log=lambda m: print(m, flush=True), init=init)
+    if init is not None:  # until recalibrated, the calibration of the head it started from
+        model.calib_a, model.calib_b = init.calib_a, init.calib_b
     del feats
-    res = evaluate_heldout(model, np.random.default_rng(args.seed + 1), identities, val_pool, src, n_frames=args.heldout_frames, log=lambda m: print(m, flush=True))
-    model.calib_a, model.calib_b = res["calib_a"], res["calib_b"]
+    if args.heldout_frames:
+        res = evaluate_heldout(model, np.random.default_rng(args.seed + 1), identities, val_pool, src,
+                               n_frames=args.heldout_frames, log=lambda m: print(m, flush=True))
+        model.calib_a, model.calib_b = res["calib_a"], res["calib_b"]
+    else:  # calibrate on development episodes instead (bench/characters_headcache.py calibrate --write)
+        res = {"heldout_frames": 0, "heldout_identities": len(val_pool), "note": "not measured (--heldout-frames 0)"}
     cfg_model = type(model)(hidden=args.hidden, calib_a=model.calib_a, calib_b=model.calib_b, obj_threshold=model.obj_threshold)
     cfg_model.load_state_dict(model.state_dict())
     out = Path(args.out)
@@ -753,7 +796,8 @@ def main(argv=None) -> int:
     cfg_model.save_pretrained(str(out))
     info = {"identities": len(identities), "dicebear": sum(i.kind == "dicebear" for i in identities),
             "drawn": sum(i.kind == "drawn" for i in identities), "train_identities": len(train_pool),
-            "images": args.images, "hard_images": args.hard_images, "epochs": args.epochs, "seed": args.seed, "heldout": res,
+            "images": args.base_subset or args.images, "hard_images": args.hard_images, "epochs": args.epochs, "lr": args.lr,
+            "init": args.init, "seed": args.seed, "heldout": res,
             "train_seconds": round(time.time() - t_all)}
     (out / "training.json").write_text(json.dumps(info, indent=1))
     write_model_card(out, info)
