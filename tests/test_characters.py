@@ -276,3 +276,29 @@ def test_ambiguous_cells_go_to_nobody():
     obj, cells, banks = np.ones((1, 1), np.float32), cell[None, None], [a[None], b[None]]
     assert match_scores(obj, cells, banks, 0.5)[0, 0] > 0.5  # nearest name wins by a hair
     assert match_scores(obj, cells, banks, 0.5, ambiguity_margin=0.05).max() == 0.0
+
+
+def test_photo_like_training_backgrounds_are_textured_scenes():
+    import cv2
+
+    from vpos.character_model import INPUT_H, INPUT_W
+    from vpos.characters_train import make_frame, photo_like_background, random_background
+
+    a = photo_like_background(np.random.default_rng(5))
+    assert a.shape == (INPUT_H, INPUT_W, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, photo_like_background(np.random.default_rng(5)))  # the seed fixes the scene
+    assert not np.array_equal(a, photo_like_background(np.random.default_rng(6)))
+
+    def texture(img):  # mean absolute Laplacian: fine detail, as foliage, grass, gravel and photos have
+        return float(np.abs(cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)).mean())
+
+    rng = np.random.default_rng(1)
+    photo = np.median([texture(photo_like_background(rng)) for _ in range(6)])
+    plain = np.median([texture(random_background(np.random.default_rng(s))) for s in range(6)])
+    assert photo > 2 * plain
+    # a hard-negative frame still knows every character pixel
+    from vpos.characters_train import SpriteSource, drawn_identity
+
+    ids = [drawn_identity(i, 991) for i in range(3)]
+    frame, idmap = make_frame(np.random.default_rng(2), ids, [0, 1, 2], SpriteSource(), n_chars=2, photo_like=True)
+    assert frame.shape == (INPUT_H, INPUT_W, 3) and set(np.unique(idmap)) - {-1} <= {0, 1, 2} and (idmap >= 0).any()

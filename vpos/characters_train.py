@@ -283,13 +283,15 @@ class SpriteSource:
 
 # --- frames -----------------------------------------------------------------------------------
 
-def random_background(rng: np.random.Generator) -> np.ndarray:
+def random_background(rng: np.random.Generator, photo_like: bool = False) -> np.ndarray:
     from PIL import Image, ImageDraw, ImageFilter
 
     from .corpus.material import LOCATIONS, draw_background
 
     r = rng.random()
-    if r < 0.5:
+    if photo_like:
+        bg = photo_like_background(rng)
+    elif r < 0.5:
         bg = draw_background(str(rng.choice(LOCATIONS)), int(rng.integers(0, 10**6)), INPUT_W, INPUT_H)
     else:
         top, bot = np.array(_hsv(rng), np.float32), np.array(_hsv(rng), np.float32)
@@ -315,6 +317,133 @@ def random_background(rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def _fractal(rng: np.random.Generator, h: int, w: int, octaves: int = 6, base: int = 3, decay: float = 0.55) -> np.ndarray:
+    """1/f-like value noise in [0, 1] (h, w): random grids of growing resolution, upsampled and summed."""
+    import cv2
+
+    out = np.zeros((h, w), np.float32)
+    amp, tot = 1.0, 0.0
+    for k in range(octaves):
+        gh, gw = base * 2 ** k, max(2, int(base * 2 ** k * w / h))
+        g = rng.random((gh, gw)).astype(np.float32)
+        out += amp * cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC)
+        tot += amp
+        amp *= decay
+    out /= tot
+    lo, hi = np.percentile(out, 1), np.percentile(out, 99)
+    return np.clip((out - lo) / max(1e-6, hi - lo), 0, 1)
+
+
+def _palette(rng: np.random.Generator, natural: bool) -> np.ndarray:
+    """3 colour stops: natural (greens, browns, greys, sky blues, sand) or any hue."""
+    if not natural:
+        return np.array([_hsv(rng) for _ in range(3)], np.float32)
+    import colorsys
+
+    hue = float(rng.choice([0.08, 0.12, 0.22, 0.3, 0.36, 0.55, 0.6, 0.0])) + rng.uniform(-0.04, 0.04)
+    sat = rng.uniform(0.05, 0.7)
+    vals = np.sort(rng.uniform(0.1, 0.95, 3))
+    return np.array([[c * 255 for c in colorsys.hsv_to_rgb(hue % 1.0, min(1, sat * rng.uniform(0.7, 1.3)), v)] for v in vals],
+                    np.float32)
+
+
+def _colorize(field: np.ndarray, pal: np.ndarray) -> np.ndarray:
+    x = np.linspace(0, 1, len(pal))
+    return np.stack([np.interp(field, x, pal[:, c]) for c in range(3)], -1).astype(np.float32)
+
+
+def photo_like_background(rng: np.random.Generator, h: int = INPUT_H, w: int = INPUT_W) -> np.ndarray:
+    """A textured, photo-like scene drawn procedurally (no image file): sky and clouds, distant
+    hills, foliage masses and trees, grass strokes, gravel/roads in perspective, building facades
+    with window grids, bricks, or plain 1/f texture -- blurred, graded and noised like footage and
+    painted backgrounds. Hard negatives: the character objectness must not fire on texture."""
+    import cv2
+
+    natural = rng.random() < 0.75
+    kind = int(rng.integers(0, 5))
+    img = _colorize(_fractal(rng, h, w, base=int(rng.integers(2, 6)), decay=float(rng.uniform(0.45, 0.75))), _palette(rng, natural))
+    if kind in (0, 1, 2):  # outdoor: sky above a horizon, ground below
+        hy = int(rng.uniform(0.15, 0.65) * h)
+        sky_top, sky_bot = np.array(_hsv(rng, (0.1, 0.6), (0.6, 1.0)), np.float32), np.array(_hsv(rng, (0.0, 0.3), (0.7, 1.0)), np.float32)
+        a = np.linspace(0, 1, hy, dtype=np.float32)[:, None, None]
+        sky = np.broadcast_to(sky_top * (1 - a) + sky_bot * a, (hy, w, 3)).copy()
+        cloud = _fractal(rng, hy, w, base=2)[..., None]
+        sky = sky * (1 - 0.6 * cloud ** 2) + 255 * 0.6 * cloud ** 2
+        img[:hy] = sky
+        # distant hills / tree line: a noisy contour
+        prof = hy - (8 + 40 * _fractal(rng, 1, w, octaves=5, base=2)[0]).astype(int)
+        hills = _colorize(_fractal(rng, h, w), _palette(rng, True))
+        rows = np.arange(h)[:, None]
+        m = (rows >= prof[None, :]) & (rows < hy + 2)
+        img[m] = hills[m]
+    if kind == 2 or (kind in (0, 1) and rng.random() < 0.4):  # road in perspective
+        vx = rng.uniform(0.2, 0.8) * w
+        top = int(rng.uniform(0.3, 0.7) * h)
+        bl, br = rng.uniform(-0.6, 0.3) * w, rng.uniform(0.7, 1.6) * w
+        poly = np.array([[vx - 4, top], [vx + 4, top], [br, h], [bl, h]], np.int32)
+        road = _colorize(_fractal(rng, h, w, base=8), _palette(rng, True) * 0.5 + 60)
+        mask = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(mask, [poly], 1)
+        img[mask > 0] = road[mask > 0]
+        if rng.random() < 0.6:
+            cv2.line(img, (int(vx), top), (int((bl + br) / 2), h), tuple(float(v) for v in _hsv(rng, (0, 0.3), (0.8, 1))), 2)
+    if kind in (0, 1, 4):  # foliage masses / trees
+        for _ in range(int(rng.integers(1, 6))):
+            cx, cy = rng.uniform(-0.1, 1.1) * w, rng.uniform(0.0, 0.8) * h
+            r = rng.uniform(0.08, 0.45) * h
+            base_col = np.array(_palette(rng, True)[1])
+            if rng.random() < 0.7:
+                cv2.rectangle(img, (int(cx - r * 0.12), int(cy)), (int(cx + r * 0.12), h),
+                              tuple(float(v) for v in base_col * 0.45), -1)
+            for _ in range(int(rng.integers(80, 400))):
+                ang, rad = rng.uniform(0, 2 * np.pi), r * np.sqrt(rng.random())
+                col = np.clip(base_col * rng.uniform(0.5, 1.4), 0, 255)
+                cv2.circle(img, (int(cx + rad * np.cos(ang)), int(cy + rad * np.sin(ang) * 0.8)),
+                           int(rng.integers(2, max(3, int(r * 0.25)))), tuple(float(v) for v in col), -1)
+    if kind in (1, 4) or rng.random() < 0.2:  # grass strokes in the lower part
+        y0 = int(rng.uniform(0.4, 0.85) * h)
+        gcol = np.array(_palette(rng, True)[1])
+        for _ in range(int(rng.integers(300, 1500))):
+            x, y = rng.uniform(0, w), rng.uniform(y0, h)
+            L = rng.uniform(3, 14) * (0.5 + (y - y0) / max(1, h - y0))
+            col = np.clip(gcol * rng.uniform(0.5, 1.5), 0, 255)
+            cv2.line(img, (int(x), int(y)), (int(x + rng.uniform(-3, 3)), int(y - L)), tuple(float(v) for v in col), 1)
+    if kind == 3 or (kind == 2 and rng.random() < 0.5):  # buildings: facades with windows, bricks
+        x = rng.uniform(-0.2, 0.1) * w
+        while x < w:
+            bw, top = rng.uniform(0.15, 0.5) * w, int(rng.uniform(0.0, 0.5) * h)
+            col = np.array(_palette(rng, natural)[1])
+            cv2.rectangle(img, (int(x), top), (int(x + bw), h), tuple(float(v) for v in col), -1)
+            if rng.random() < 0.4:  # bricks
+                bh = int(rng.integers(4, 10))
+                for yy in range(top, h, bh):
+                    cv2.line(img, (int(x), yy), (int(x + bw), yy), tuple(float(v) for v in col * 0.7), 1)
+            ww, wh = rng.uniform(6, 24), rng.uniform(8, 28)
+            gx, gy = ww * rng.uniform(1.4, 2.5), wh * rng.uniform(1.3, 2.2)
+            wcol = np.array(_hsv(rng, (0, 0.5), (0.2, 1.0)), np.float32)
+            yy = top + gy * 0.5
+            while yy + wh < h:
+                xx = x + gx * 0.4
+                while xx + ww < x + bw:
+                    cv2.rectangle(img, (int(xx), int(yy)), (int(xx + ww), int(yy + wh)),
+                                  tuple(float(v) for v in np.clip(wcol * rng.uniform(0.7, 1.2), 0, 255)), -1)
+                    xx += gx
+                yy += gy
+            x += bw + rng.uniform(-0.05, 0.05) * w
+    # footage / painted-background look: texture detail, blur, grading, noise, vignette
+    detail = (_fractal(rng, h, w, octaves=3, base=48) - 0.5)[..., None] * rng.uniform(0, 60)
+    img = img + detail
+    if rng.random() < 0.6:
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.4, 3.0)))
+    img = img * rng.uniform(0.6, 1.2) + rng.uniform(-25, 25)
+    if rng.random() < 0.4:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        v = 1 - 0.5 * rng.random() * (((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2) / 2
+        img = img * v[..., None]
+    img = img + rng.normal(0, rng.uniform(0, 8), (h, w, 1))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
 def blend(frame: np.ndarray, idmap: np.ndarray, sprite: np.ndarray, x: int, y: int, label: int) -> None:
     h, w = sprite.shape[:2]
     H, W = frame.shape[:2]
@@ -328,10 +457,11 @@ def blend(frame: np.ndarray, idmap: np.ndarray, sprite: np.ndarray, x: int, y: i
     idmap[y0:y1, x0:x1][sp[..., 3] > 127] = label
 
 
-def make_frame(rng: np.random.Generator, identities: list, pool: list, src: SpriteSource, n_chars: int | None = None):
+def make_frame(rng: np.random.Generator, identities: list, pool: list, src: SpriteSource, n_chars: int | None = None,
+               photo_like: bool = False):
     """A composite frame (224, 384, 3) and its per-pixel identity map (-1 = none); identities are
-    indices into `identities` drawn from `pool`."""
-    frame = random_background(rng)
+    indices into `identities` drawn from `pool`. `photo_like`: over a textured photo-like scene."""
+    frame = random_background(rng, photo_like)
     idmap = np.full((INPUT_H, INPUT_W), -1, np.int32)
     if n_chars is None:
         n_chars = int(rng.choice([0, 1, 2, 3], p=[0.1, 0.35, 0.35, 0.2]))
@@ -389,10 +519,10 @@ def compute_features(frames: list, batch: int = 16) -> np.ndarray:
     return np.concatenate(out)
 
 
-def build_set(rng, identities, pool, n_images, src):
+def build_set(rng, identities, pool, n_images, src, photo_like: bool = False):
     frames, covers, idents = [], [], []
     for _ in range(n_images):
-        f, m = make_frame(rng, identities, pool, src)
+        f, m = make_frame(rng, identities, pool, src, photo_like=photo_like)
         c, i = cell_targets(m)
         frames.append(f)
         covers.append(c)
@@ -402,7 +532,25 @@ def build_set(rng, identities, pool, n_images, src):
 
 # --- training ---------------------------------------------------------------------------------
 
-def train_head(feats, cover, ident, n_classes, epochs=12, lr=2e-3, seed=0, hidden=96, log=print):
+def class_mean_proxies(model, feats, ident, n_classes):
+    """Unit mean embedding of every training identity's cells under `model`: the proxies from which
+    fine-tuning an already trained head starts (random proxies would first pull its embedding apart)."""
+    import torch
+    import torch.nn.functional as F
+
+    sums = torch.zeros(n_classes, model.embed_dim)
+    with torch.inference_mode():
+        for s in range(0, len(feats), 64):
+            _, e = model.eval()(torch.from_numpy(feats[s:s + 64]).float())
+            i = torch.from_numpy(ident[s:s + 64])
+            e = e.permute(0, 2, 3, 1)[i >= 0]
+            sums.index_add_(0, i[i >= 0], e)
+    empty = sums.norm(dim=1) == 0
+    sums[empty] = torch.randn(int(empty.sum()), model.embed_dim)
+    return F.normalize(sums, dim=1)
+
+
+def train_head(feats, cover, ident, n_classes, epochs=12, lr=2e-3, seed=0, hidden=96, log=print, init=None):
     import torch
     import torch.nn.functional as F
 
@@ -410,7 +558,11 @@ def train_head(feats, cover, ident, n_classes, epochs=12, lr=2e-3, seed=0, hidde
 
     torch.manual_seed(seed)
     model = CharacterNet(hidden=hidden)
-    proxies = torch.nn.Parameter(F.normalize(torch.randn(n_classes, model.embed_dim), dim=1))
+    if init is not None:  # fine-tune a trained head (same architecture)
+        model.load_state_dict(init.state_dict())
+        proxies = torch.nn.Parameter(class_mean_proxies(model, feats, ident, n_classes))
+    else:
+        proxies = torch.nn.Parameter(F.normalize(torch.randn(n_classes, model.embed_dim), dim=1))
     opt = torch.optim.AdamW(list(model.parameters()) + [proxies], lr=lr, weight_decay=1e-4)
     n = len(feats)
     steps = epochs * ((n + 31) // 32)
@@ -511,6 +663,13 @@ def evaluate_heldout(model, rng, identities, pool, src, n_frames=300, log=print)
 def write_model_card(out: Path, info: dict, corpus: str = "") -> None:
     """README.md of the checkpoint: what it is, what it was trained on, what it measured."""
     h = info["heldout"]
+    if "cell_objectness_ap" in h:
+        measured = f"""Held-out identities (never trained on; {h['heldout_frames']} composite frames, 2 single-character
+reference frames per identity): cell objectness AP {h['cell_objectness_ap']}, frame presence
+accuracy {h['presence_accuracy']}, presence F1 {h['presence_f1']}. Calibration of the best reference
+similarity s: p = sigmoid({h['calib_a']} * (s - {h['calib_b']}))."""
+    else:
+        measured = "Synthetic held-out identities: not measured in this run (--heldout-frames 0)."
     text = f"""---
 library_name: vpos
 license: mit
@@ -535,10 +694,7 @@ seed {info['seed']}, {info['train_seconds']} s on 2 CPU cores
 (`python -m vpos.characters_train --out weights/characters`).
 
 ## Measured
-Held-out identities (never trained on; {h['heldout_frames']} composite frames, 2 single-character
-reference frames per identity): cell objectness AP {h['cell_objectness_ap']}, frame presence
-accuracy {h['presence_accuracy']}, presence F1 {h['presence_f1']}. Calibration of the best reference
-similarity s: p = sigmoid({h['calib_a']} * (s - {h['calib_b']})).
+{measured}
 {corpus}
 """
     (out / "README.md").write_text(text)
@@ -554,11 +710,16 @@ def main(argv=None) -> int:
     ap.add_argument("--dicebear-png", default=None, help="reuse rendered DiceBear PNGs from this folder")
     ap.add_argument("--drawn", type=int, default=500, help="procedurally drawn identities")
     ap.add_argument("--images", type=int, default=3500)
+    ap.add_argument("--hard-images", type=int, default=0,
+                    help="extra frames over photo-like textured scenes (trees, grass, roads, buildings): hard negatives")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--heldout-frames", type=int, default=300)
     ap.add_argument("--hidden", type=int, default=96)
+    ap.add_argument("--init", default=None, help="fine-tune the head in this weights folder instead of starting afresh")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--base-subset", type=int, default=0, help="train on only the first N base frames (0: all)")
     args = ap.parse_args(argv)
     import torch
 
@@ -593,10 +754,41 @@ def main(argv=None) -> int:
         print(f"features {feats.shape} in {time.time() - t0:.0f}s", flush=True)
         work.mkdir(parents=True, exist_ok=True)
         np.savez(cache, feats=feats, cover=cover, ident=ident)
-    model = train_head(feats, cover, ident, len(train_pool), epochs=args.epochs, hidden=args.hidden, log=lambda m: print(m, flush=True))
+    if args.base_subset:
+        feats, cover, ident = feats[:args.base_subset], cover[:args.base_subset], ident[:args.base_subset]
+    if args.hard_images:  # their own frames and cache: the base set's features are reused as they are
+        hard_cache = work / f"hard_{args.seed}_{args.hard_images}_{len(identities)}.npz"
+        if hard_cache.exists():
+            z = np.load(hard_cache)
+            hf, hc, hi = z["feats"], z["cover"], z["ident"]
+            print(f"hard-negative features from {hard_cache}", flush=True)
+        else:
+            t0 = time.time()
+            frames, hc, hi = build_set(np.random.default_rng(args.seed + 100), identities, train_pool, args.hard_images, src,
+                                       photo_like=True)
+            hi = np.vectorize(lambda v: remap.get(int(v), -1))(hi).astype(np.int64)
+            hf = compute_features(frames)
+            del frames
+            print(f"hard-negative frames + features {hf.shape} in {time.time() - t0:.0f}s", flush=True)
+            np.savez(hard_cache, feats=hf, cover=hc, ident=hi)
+        feats, cover, ident = np.concatenate([feats, hf]), np.concatenate([cover, hc]), np.concatenate([ident, hi])
+        del hf
+    init = None
+    if args.init:
+        from .character_model import load_head
+
+        init = load_head(args.init)
+    model = train_head(feats, cover, ident, len(train_pool), epochs=args.epochs, lr=args.lr, hidden=args.hidden,
+                       log=lambda m: print(m, flush=True), init=init)
+    if init is not None:  # until recalibrated, the calibration of the head it started from
+        model.calib_a, model.calib_b = init.calib_a, init.calib_b
     del feats
-    res = evaluate_heldout(model, np.random.default_rng(args.seed + 1), identities, val_pool, src, n_frames=args.heldout_frames, log=lambda m: print(m, flush=True))
-    model.calib_a, model.calib_b = res["calib_a"], res["calib_b"]
+    if args.heldout_frames:
+        res = evaluate_heldout(model, np.random.default_rng(args.seed + 1), identities, val_pool, src,
+                               n_frames=args.heldout_frames, log=lambda m: print(m, flush=True))
+        model.calib_a, model.calib_b = res["calib_a"], res["calib_b"]
+    else:  # calibrate on development episodes instead (bench/characters_headcache.py calibrate --write)
+        res = {"heldout_frames": 0, "heldout_identities": len(val_pool), "note": "not measured (--heldout-frames 0)"}
     cfg_model = type(model)(hidden=args.hidden, calib_a=model.calib_a, calib_b=model.calib_b, obj_threshold=model.obj_threshold)
     cfg_model.load_state_dict(model.state_dict())
     out = Path(args.out)
@@ -604,7 +796,8 @@ def main(argv=None) -> int:
     cfg_model.save_pretrained(str(out))
     info = {"identities": len(identities), "dicebear": sum(i.kind == "dicebear" for i in identities),
             "drawn": sum(i.kind == "drawn" for i in identities), "train_identities": len(train_pool),
-            "images": args.images, "epochs": args.epochs, "seed": args.seed, "heldout": res,
+            "images": args.base_subset or args.images, "hard_images": args.hard_images, "epochs": args.epochs, "lr": args.lr,
+            "init": args.init, "seed": args.seed, "heldout": res,
             "train_seconds": round(time.time() - t_all)}
     (out / "training.json").write_text(json.dumps(info, indent=1))
     write_model_card(out, info)

@@ -1,0 +1,256 @@
+"""Fast development loop for the character head: the frozen Lite0 features of every 1/s sample and
+every reference frame of a set of DEV episodes are computed once, so a new head (or new matching
+options) is scored in minutes instead of a full re-extraction. Same protocol and figures as
+`bench/characters_eval.py` (references: up to 5 frames of the show's other episodes in which the
+character is alone; accuracy/F1 over episode x character x second; screen-time error; wrong-name
+rate), computed by the same `vpos.characters` functions.
+
+    python bench/characters_headcache.py collect --eps dev_eps.pkl --shows /tmp/chr7/dev:gakuen-bouken,...
+    python bench/characters_headcache.py warm --eps dev_eps.pkl --store dev_store.pkl
+    python bench/characters_headcache.py eval --eps dev_eps.pkl --store dev_store.pkl [--weights DIR] \
+        [--options '{"ambiguity_margin": 0.05}' ...]
+    python bench/characters_headcache.py calibrate --eps dev_eps.pkl --store dev_store.pkl --weights DIR [--write]
+
+`calibrate` fits a head's similarity -> probability calibration on these (dev) episodes: the
+logistic slope over the best similarity per sample and name, then the offset with the best dev
+accuracy + F1 through the whole smoothing / threshold chain; `--write` stores it in the head's
+config.json. Never point it at episodes you report as held out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import characters_eval as B  # noqa: E402
+
+import vpos.character_model as CM  # noqa: E402
+
+_real_backbone = CM.backbone_features
+STORE: dict[str, np.ndarray] = {}
+
+
+def cached_backbone(backbone, t):
+    """`backbone_features` with a per-image cache keyed by the input's bytes."""
+    keys = [hashlib.sha1(t[i].numpy().tobytes()).hexdigest() for i in range(len(t))]
+    miss = [i for i, k in enumerate(keys) if k not in STORE]
+    if miss:
+        f = _real_backbone(backbone, t[miss])
+        for j, i in enumerate(miss):
+            STORE[keys[i]] = f[j].numpy().astype(np.float16)
+    return torch.from_numpy(np.stack([STORE[k] for k in keys]).astype(np.float32))
+
+
+CM.backbone_features = cached_backbone  # run_dense looks it up in the module at call time
+
+
+def samples_of(video) -> np.ndarray:
+    """The pipeline's 1/s samples of a video as network inputs (M, 224, 384, 3)."""
+    from vpos.extractors.visual import as_rgb
+    from vpos.media import DecodePlan, decode, probe
+
+    info = probe(str(video))
+    out = [CM.prepare_frames(as_rgb(ch.samples)) for ch in decode(info, DecodePlan(sample_rate=1.0, sample_width=384))
+           if len(ch.samples)]
+    return np.concatenate(out)
+
+
+def collect(shows: list[str], out: str) -> None:
+    from vpos.cache import content_hash
+    from vpos.characters import reference_canvas
+    from vpos.media import probe
+    from vpos.pipeline import AnalysisOptions, build_shots, extract_features
+
+    eps = []
+    for spec in shows:
+        corpus, show = spec.rsplit(":", 1)
+        truths = sorted(Path(corpus, show).glob("*.truth.json"))
+        for tp in truths:
+            truth = json.loads(tp.read_text())
+            others = [truths[(truths.index(tp) + j) % len(truths)] for j in range(1, len(truths))]
+            refs_in: dict[str, list] = {}
+            for ref_tp in others:  # as bench/characters_eval.py: episode_references
+                rt = json.loads(ref_tp.read_text())
+                for name in sorted(rt["characters"]):
+                    have = len(refs_in.get(name, []))
+                    if have < 5:
+                        imgs = B.grab_frames(str(B.video_of(ref_tp)), B.solo_frames(rt, name, 5 - have))
+                        if imgs:
+                            refs_in.setdefault(name, []).extend(imgs)
+            video = B.video_of(tp)
+            opts = AnalysisOptions(extractors=("shots",), device="cpu", oped=False)
+            info = probe(str(video), opts.limits)
+            feats, _, _, _ = extract_features(info, content_hash(str(video)), opts)
+            cuts = [s.start_time for s in build_shots(feats["shots"], info.fps, opts.shot_threshold)[1:]]
+            eps.append({"name": tp.name[: -len(".truth.json")], "show": show, "truth": truth, "cuts": cuts,
+                        "x": samples_of(video),
+                        "refs": {k: np.stack([reference_canvas(a) for a in v[:5]]) for k, v in refs_in.items()}})
+            print(eps[-1]["name"], len(eps[-1]["x"]), {k: len(v) for k, v in eps[-1]["refs"].items()}, flush=True)
+    pickle.dump(eps, open(out, "wb"), protocol=4)
+
+
+def load(eps_path: str, store_path: str) -> list[dict]:
+    if Path(store_path).exists():
+        STORE.update(pickle.load(open(store_path, "rb")))
+    return pickle.load(open(eps_path, "rb"))
+
+
+def warm(eps: list[dict], store_path: str) -> None:
+    from vpos.extractors.visual import get_model
+    from vpos.models.efficientnet_lite import preprocess
+
+    bb = get_model("cpu")
+    with torch.inference_mode():
+        for e in eps:
+            for x in [e["x"]] + [np.concatenate([c, c[:, :, ::-1]]) for c in e["refs"].values()]:
+                for s in range(0, len(x), 16):
+                    cached_backbone(bb, preprocess(torch.from_numpy(np.ascontiguousarray(x[s:s + 16]))))
+            print(e["name"], len(STORE), flush=True)
+    pickle.dump(STORE, open(store_path, "wb"), protocol=4)
+
+
+def episode_cells(e: dict, weights) -> dict:
+    from vpos.character_model import load_head, run_dense
+    from vpos.extractors.characters import cell_histograms, sparse_cells
+    from vpos.extractors.visual import get_model
+
+    obj, emb = run_dense(get_model("cpu"), load_head(weights), e["x"])
+    o, em, p = sparse_cells(obj, emb)
+    return {"cell_obj": o, "cell_emb": em, "cell_pos": p, "cell_hist": cell_histograms(e["x"], p)}
+
+
+def prepared(eps, weights, opts, memo):
+    from vpos.characters import build_references
+
+    for e in eps:
+        key = (e["name"], str(weights))
+        if key not in memo:
+            memo[key] = episode_cells(e, weights)
+        rkey = ("refs", e["name"], str(weights), opts.skip_empty_references, opts.reference_region, opts.background_bank)
+        if rkey not in memo:
+            memo[rkey] = build_references({k: list(v) for k, v in e["refs"].items()}, weights, "cpu", opts)
+        yield e, memo[key], memo[rkey]
+
+
+def evaluate(eps, weights, opts, memo, verbose=False) -> dict:
+    from vpos.characters import detect_characters
+    from vpos.evaluate import score_characters
+
+    t = {"correct": 0, "total": 0, "tp": 0, "fp": 0, "fn": 0, "wrong": 0, "on": 0}
+    st = []
+    for e, cf, refs in prepared(eps, weights, opts, memo):
+        truth, n = e["truth"], len(e["x"])
+        res = detect_characters(cf["cell_obj"], cf["cell_emb"], refs, float(truth["duration"]), e["cuts"], 1.0, weights, opts,
+                                cell_hist=cf["cell_hist"])
+        sc = score_characters(truth, {"characters": res.to_dict()})
+        for k in ("correct", "total", "tp", "fp", "fn"):
+            t[k] += sc[k]
+        st += [100.0 * abs(r["screen_time_pred"] - r["screen_time_truth"]) / r["screen_time_truth"]
+               for r in sc["per_character"].values() if r["screen_time_truth"] > 0]
+        w, on = B.wrong_name_seconds(truth, cf, n, e["cuts"], refs, refs.names, opts, weights)
+        t["wrong"] += w
+        t["on"] += on
+        if verbose:
+            print(e["name"], round(sc["correct"] / max(1, sc["total"]), 3), sc["tp"], sc["fp"], sc["fn"], w, on, flush=True)
+    return {"episodes": len(eps), "accuracy": round(t["correct"] / max(1, t["total"]), 4),
+            "f1": round(2 * t["tp"] / max(1, 2 * t["tp"] + t["fp"] + t["fn"]), 4),
+            "screen_time_error_pct_mean": round(float(np.mean(st)), 2) if st else None,
+            "wrong_name_rate": round(t["wrong"] / max(1, t["on"]), 4), "fp": t["fp"], "fn": t["fn"]}
+
+
+def calibrate(eps, weights, opts, memo) -> dict:
+    from sklearn.linear_model import LogisticRegression
+
+    from vpos.character_model import load_head
+    from vpos.characters import cell_descriptors, intervals_from_mask, match_scores, shot_segments, smooth_in_shots
+    from vpos.evaluate import intervals_per_second, score_characters, truth_nsec
+
+    head = load_head(weights)
+    rows = []
+    for e, cf, refs in prepared(eps, weights, opts, memo):
+        w = opts.color_weight
+        desc = cell_descriptors(cf["cell_emb"], cf["cell_hist"], w)
+        banks = [cell_descriptors(refs.banks[k], refs.hists.get(k), w) for k in refs.names]
+        S = match_scores(cf["cell_obj"].astype(np.float32), desc, banks, head.obj_threshold, None, 0.0, opts.ambiguity_margin)
+        truth = e["truth"]
+        Y = np.stack([intervals_per_second(truth["characters"].get(k, []), truth_nsec(truth), float(truth["duration"]))
+                      for k in refs.names], 1)
+        m = min(len(S), len(Y))
+        rows.append((e, refs.names, S, S[:m].ravel(), Y[:m].ravel()))
+    X, Y = np.concatenate([r[3] for r in rows]), np.concatenate([r[4] for r in rows])
+    lr = LogisticRegression(C=10.0).fit(X[:, None], Y)
+    a = float(lr.coef_[0, 0])
+    b0 = -float(lr.intercept_[0]) / a
+    grid = []
+    for b in np.round(np.arange(b0 - 0.2, b0 + 0.2, 0.01), 4):
+        c = tot = tp = fp = fn = 0
+        for e, names, S, _, _ in rows:
+            dur = float(e["truth"]["duration"])
+            P = smooth_in_shots(1 / (1 + np.exp(-a * (S - b))), shot_segments(len(S), e["cuts"]), opts.shot_weight)
+            iv = {k: intervals_from_mask(P[:, i] >= opts.threshold, 1.0, dur, e["cuts"]) for i, k in enumerate(names)}
+            r = score_characters(e["truth"], {"characters": {"names": names, "intervals": iv}})
+            c, tot, tp, fp, fn = c + r["correct"], tot + r["total"], tp + r["tp"], fp + r["fp"], fn + r["fn"]
+        grid.append((c / tot + 2 * tp / (2 * tp + fp + fn), float(b), c / tot, 2 * tp / (2 * tp + fp + fn)))
+    best = max(grid)
+    return {"calib_a": round(a, 3), "calib_b": round(best[1], 4), "logistic_b": round(b0, 4),
+            "dev_accuracy": round(best[2], 4), "dev_f1": round(best[3], 4), "positives": round(float(Y.mean()), 3)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("command", choices=["collect", "warm", "eval", "calibrate"])
+    ap.add_argument("--eps", required=True, help="pickle of the episodes' samples, references and truth")
+    ap.add_argument("--store", default=None, help="pickle of the cached backbone features")
+    ap.add_argument("--shows", default="", help="collect: CORPUS:SHOW,CORPUS:SHOW,...")
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--options", nargs="*", default=["{}"], help="CharacterOptions overrides as JSON, one run each")
+    ap.add_argument("--write", action="store_true", help="calibrate: write calib_a/calib_b into the weights' config.json")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    if args.command == "collect":
+        collect(args.shows.split(","), args.eps)
+        return 0
+    from vpos.characters import CharacterOptions
+
+    eps = load(args.eps, args.store or "")
+    if args.command == "warm":
+        warm(eps, args.store)
+        return 0
+    memo: dict = {}
+    results = []
+    for spec in args.options:
+        opts = CharacterOptions(skip_empty_references=True, **json.loads(spec))
+        t0 = time.time()
+        if args.command == "eval":
+            r = evaluate(eps, args.weights, opts, memo, args.verbose)
+        else:
+            r = calibrate(eps, args.weights, opts, memo)
+            if args.write:
+                cfg_path = Path(args.weights) / "config.json"
+                cfg = json.loads(cfg_path.read_text())
+                cfg.update(calib_a=r["calib_a"], calib_b=r["calib_b"])
+                cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True))
+        r = {"weights": args.weights or "weights/characters", "options": json.loads(spec), **r, "seconds": round(time.time() - t0)}
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
