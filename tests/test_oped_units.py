@@ -507,3 +507,26 @@ def test_season_music_start_past_a_chance_second_that_sounds_alike():
     frames[1][9900 - 5075 : 10030 - 5075] = frames[0][9900:10030]
     m.frames = [f.astype(np.float16) for f in frames]
     assert abs(music_start(m, 0, 99, 190) - 99.0) <= 0.05
+
+
+def test_season_music_start_is_where_the_sound_stays_the_same():
+    """The cold open repeats in both episodes (the same picture, a similar but not the same sound)
+    for 6 s before the song at 100 s, and one word of it (second 94) sounds alike: the song starts
+    where the sound stays the same, not at that lone second (hikari-houkago's openings were 7 s
+    early before)."""
+    from vpos.season import match_season, music_start
+
+    rng = np.random.default_rng(7)
+    n = 400
+    song = _unit_rows(rng, 90)
+    audio = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    audio[0][100:190], audio[1][50:140] = song, song
+    near = 0.85 * audio[0][95:100] + np.sqrt(1 - 0.85**2) * _unit_rows(rng, 5)  # alike, not the same
+    audio[1][45:50] = near / np.linalg.norm(near, axis=1, keepdims=True)
+    audio[1][44] = audio[0][94]  # the repeated word
+    pictures = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    pictures[1][44:140] = pictures[0][94:190]
+    fps = [np.concatenate([a, p], 1) / np.sqrt(2) for a, p in zip(audio, pictures)]
+    m = match_season(fps, audio)
+    assert m.reps[0][94:190].min() == 1 and m.reps[0][90:94].max() == 0
+    assert music_start(m, 0, 94, 190) == 100.0

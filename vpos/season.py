@@ -163,6 +163,7 @@ def repetition(fps: list[np.ndarray], **kw) -> list[np.ndarray]:
 # the song stops.
 AUDIO_SAME = 0.9
 MUSIC_SEARCH_S = 12  # how far either way of a block's edge the music's edge is looked for
+SOUND_HELD_S = 3  # a song's start: the first of this many seconds in a row that sound the same
 
 
 # To a hundredth of a second: the same song in two episodes gives the same MFCC frames once aligned
@@ -251,8 +252,9 @@ def _align(a_song: np.ndarray, fb: np.ndarray, lo: int, off: int) -> int | None:
 
 def music_start(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
     """The mirror of `music_end`: where the song of episode i's repeated block [a, b) starts to
-    sound the same as in its partners (walking back from the block's first seconds), refined to the
-    frame; the median over partners. None without audio or partners."""
+    sound the same as in its partners (from the first of SOUND_HELD_S seconds in a row that sound
+    the same, walking back while they still do), refined to the frame; the median over partners.
+    None without audio or partners."""
     fa = match.audio[i]
     if fa is None:
         return None
@@ -270,8 +272,12 @@ def music_start(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
             continue
         sims = np.einsum("ij,ij->i", fa[ks], fb[ks + off])
         same = ks[sims >= AUDIO_SAME]
-        if len(same) and (j not in best or float(sims.mean()) > best[j][0]):
-            best[j] = (float(sims.mean()), int(same[0]), off)
+        # The song starts where the sound stays the same: a lone second before it that reads alike
+        # (a repeated word of the cold open, a pause) is not its start.
+        held = np.flatnonzero(np.convolve(sims >= AUDIO_SAME, np.ones(SOUND_HELD_S, int), "valid") == SOUND_HELD_S)
+        first = int(ks[held[0]]) if len(held) else (int(same[0]) if len(same) else None)
+        if first is not None and (j not in best or float(sims.mean()) > best[j][0]):
+            best[j] = (float(sims.mean()), first, off)
     starts = []
     for j, (_, k, off) in best.items():
         fb = match.audio[j]
