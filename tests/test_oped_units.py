@@ -474,3 +474,59 @@ def test_season_fusion_partial_second_does_not_make_a_song_start_an_announcement
     assert _trim_spoken_edges(speech, 99, 190, 20.0)[0] == 102
     _, _, segs = fuse(op, ed, rep, float(n), None, speech, quiet, None, None, lambda a, b: 99.6)
     assert abs(segs["opening"][0] - 99.6) <= 0.05, segs
+
+
+def test_season_music_start_past_a_chance_second_that_sounds_alike():
+    """Episode 0's song starts at 100.57 s (the partner has it 50.75 s earlier), the picture repeats
+    from 97 s (the block from 99 s, where the sound is alike too). Second 99 (quiet room tone before the song in both) has alike spectra by the second,
+    so the per-second walk starts the song there; frame by frame it does not match, and the frames
+    move the start to the song's (neko-tabi e02/e05: 1.4-1.6 s early before). A partner that does
+    match frame by frame over most of those seconds keeps the per-second start."""
+    from vpos.season import match_season, music_start
+
+    rng = np.random.default_rng(6)
+    n, r = 400, 100
+    song = _unit_rows(rng, 90)
+    audio = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    audio[0][100:190], audio[1][50:140] = song, song  # second 100 holds 0.43 s of the song
+    audio[1][49] = audio[0][99]  # the chance match by the second
+    pictures = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    pictures[1][47:140] = pictures[0][97:190]
+    fps = [np.concatenate([a, p], 1) / np.sqrt(2) for a, p in zip(audio, pictures)]
+    song_frames = _unit_rows(rng, 8943, 19)
+    frames = [_unit_rows(rng, n * r, 19), _unit_rows(rng, n * r, 19)]
+    frames[0][10057:19000], frames[1][10057 - 5075 : 19000 - 5075] = song_frames, song_frames
+    m = match_season(fps, audio, [f.astype(np.float16) for f in frames])
+    assert m.reps[0][99:190].min() == 1 and m.reps[0][97:99].max() == 0  # the block starts with the chance second
+    m.frames = None
+    assert music_start(m, 0, 99, 190) == 99.0  # the per-second evidence alone
+    m.frames = [f.astype(np.float16) for f in frames]
+    assert abs(music_start(m, 0, 99, 190) - 100.57) <= 0.05
+    # The partner's frames match episode 0's over 99.0-100.3 s too (the same sound there, a dip
+    # just before the song): the per-second start stays.
+    frames[1][9900 - 5075 : 10030 - 5075] = frames[0][9900:10030]
+    m.frames = [f.astype(np.float16) for f in frames]
+    assert abs(music_start(m, 0, 99, 190) - 99.0) <= 0.05
+
+
+def test_season_music_start_is_where_the_sound_stays_the_same():
+    """The cold open repeats in both episodes (the same picture, a similar but not the same sound)
+    for 6 s before the song at 100 s, and one word of it (second 94) sounds alike: the song starts
+    where the sound stays the same, not at that lone second (hikari-houkago's openings were 7 s
+    early before)."""
+    from vpos.season import match_season, music_start
+
+    rng = np.random.default_rng(7)
+    n = 400
+    song = _unit_rows(rng, 90)
+    audio = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    audio[0][100:190], audio[1][50:140] = song, song
+    near = 0.85 * audio[0][95:100] + np.sqrt(1 - 0.85**2) * _unit_rows(rng, 5)  # alike, not the same
+    audio[1][45:50] = near / np.linalg.norm(near, axis=1, keepdims=True)
+    audio[1][44] = audio[0][94]  # the repeated word
+    pictures = [_unit_rows(rng, n), _unit_rows(rng, n)]
+    pictures[1][44:140] = pictures[0][94:190]
+    fps = [np.concatenate([a, p], 1) / np.sqrt(2) for a, p in zip(audio, pictures)]
+    m = match_season(fps, audio)
+    assert m.reps[0][94:190].min() == 1 and m.reps[0][90:94].max() == 0
+    assert music_start(m, 0, 94, 190) == 100.0

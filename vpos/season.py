@@ -163,6 +163,7 @@ def repetition(fps: list[np.ndarray], **kw) -> list[np.ndarray]:
 # the song stops.
 AUDIO_SAME = 0.9
 MUSIC_SEARCH_S = 12  # how far either way of a block's edge the music's edge is looked for
+SOUND_HELD_S = 3  # a song's start: the first of this many seconds in a row that sound the same
 
 
 # To a hundredth of a second: the same song in two episodes gives the same MFCC frames once aligned
@@ -172,6 +173,11 @@ FRAME_RATE = 100
 FRAME_SAME = 0.7
 FRAME_RUN = 20
 FRAME_ALIGNED = 0.85  # the aligned song must match at least this well, or the frames are not used
+# A song's start: the per-second walk can take one chance second next to the song for it (quiet
+# room tone, the last words before it); the frames may move the start up to this far past that
+# second where more than this share of the frames in between do not match.
+FRAME_START_REACH_S = 2.0
+FRAME_START_UNMATCHED = 0.5
 
 
 def _frame_end(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> float | None:
@@ -202,6 +208,14 @@ def _frame_end(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> floa
 def _frame_start(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> float | None:
     """The mirror of `_frame_end`: a song that sounds the same in both episodes from second s on
     and not at second e - 1 starts at the last frame before which the aligned frames do not match."""
+    found = _frame_start_detail(fa, fb, off, s, e)
+    return None if found is None else found[0]
+
+
+def _frame_start_detail(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> tuple[float, float] | None:
+    """`_frame_start`, with the share of the frame windows from second e up to that start that do
+    not match (how little of what the per-second walk took for the song sounds the same frame by
+    frame)."""
     r = FRAME_RATE
     lo, hi = (s + 2) * r, (s + 8) * r
     if lo < 0 or hi > len(fa):
@@ -217,7 +231,8 @@ def _frame_start(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> fl
     below = np.flatnonzero(window < FRAME_SAME)
     if len(below) == 0:
         return None
-    return (f0 + int(below[-1]) + FRAME_RUN // 2) / r
+    before = window[max(0, e * r - f0) : int(below[-1]) + 1]
+    return (f0 + int(below[-1]) + FRAME_RUN // 2) / r, float((before < FRAME_SAME).mean()) if len(before) else 0.0
 
 
 def _align(a_song: np.ndarray, fb: np.ndarray, lo: int, off: int) -> int | None:
@@ -237,8 +252,9 @@ def _align(a_song: np.ndarray, fb: np.ndarray, lo: int, off: int) -> int | None:
 
 def music_start(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
     """The mirror of `music_end`: where the song of episode i's repeated block [a, b) starts to
-    sound the same as in its partners (walking back from the block's first seconds), refined to the
-    frame; the median over partners. None without audio or partners."""
+    sound the same as in its partners (from the first of SOUND_HELD_S seconds in a row that sound
+    the same, walking back while they still do), refined to the frame; the median over partners.
+    None without audio or partners."""
     fa = match.audio[i]
     if fa is None:
         return None
@@ -256,8 +272,12 @@ def music_start(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
             continue
         sims = np.einsum("ij,ij->i", fa[ks], fb[ks + off])
         same = ks[sims >= AUDIO_SAME]
-        if len(same) and (j not in best or float(sims.mean()) > best[j][0]):
-            best[j] = (float(sims.mean()), int(same[0]), off)
+        # The song starts where the sound stays the same: a lone second before it that reads alike
+        # (a repeated word of the cold open, a pause) is not its start.
+        held = np.flatnonzero(np.convolve(sims >= AUDIO_SAME, np.ones(SOUND_HELD_S, int), "valid") == SOUND_HELD_S)
+        first = int(ks[held[0]]) if len(held) else (int(same[0]) if len(same) else None)
+        if first is not None and (j not in best or float(sims.mean()) > best[j][0]):
+            best[j] = (float(sims.mean()), first, off)
     starts = []
     for j, (_, k, off) in best.items():
         fb = match.audio[j]
@@ -266,9 +286,15 @@ def music_start(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
             k -= 1
         start = float(k)
         if frames[i] is not None and frames[j] is not None:
-            fine = _frame_start(frames[i], frames[j], off, max(a, k), k)
-            if fine is not None and fine <= max(a, k) + 1:
-                start = fine
+            found = _frame_start_detail(frames[i], frames[j], off, max(a, k), k)
+            # The frames refine the first second of the per-second evidence; they move the start
+            # further (up to FRAME_START_REACH_S) only where most of what lies between does not
+            # sound the same frame by frame: the per-second test then took a chance match for the
+            # song (two quiet stretches, or the last words before it, have alike spectra by the
+            # second). A partner that matches frame by frame there too keeps the per-second start.
+            if found is not None and (found[0] <= max(a, k) + 1 or (
+                    found[0] <= max(a, k) + FRAME_START_REACH_S and found[1] > FRAME_START_UNMATCHED)):
+                start = found[0]
         starts.append(start)
     if not starts:
         return None
