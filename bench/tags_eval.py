@@ -73,7 +73,8 @@ sentence model).
 - Not learned here: `character:<name>` (added by vpos from the characters stage when references
   are given) and show-specific labels (locations: train your own with `python -m vpos tags train`).
 - Training data: vpos corpus builder episodes of {train_shows} (validation: e05-e06 of each) and
-  of the `--extra-train` corpora (other generated shows, small preset), {n_train} training seconds;
+  of the `--extra-train` corpora (other generated shows: small preset, and train-preset shows whose openings
+  carry real footage), {n_train} training seconds;
   cached features, {epochs} epochs on CPU.
 - Held-out test ({test_shows}, shows never seen in training), per second:
 
@@ -81,7 +82,8 @@ sentence model).
 |---|---|---|---|---|
 {rows}
 
-bench/results/tags_eval.json has the figures, the episodes with text features and the ablations.
+bench/results/tags_eval_footage_round.json has this checkpoint's figures (three seeds); bench/results/tags_eval.json
+the previous round's, with the episodes with text features and the ablations.
 
 Macro F1 (labels with positives in the test shows): {macro}
 
@@ -97,6 +99,9 @@ def main():
     ap.add_argument("--extra-train", nargs="*", default=[],
                     help="more episode folders (bench/tags_dataset.py output of other corpora) used for training only; "
                          "episodes of the test shows are refused")
+    ap.add_argument("--unseen-test", nargs="*", default=[],
+                    help="more episode folders reported on their own (`_unseen_test`), e.g. a corpus built with "
+                         "`corpus build --footage` on clips no training corpus used; never trained on")
     ap.add_argument("--out", default="bench/results/tags_eval.json")
     ap.add_argument("--save", default=None, help="save the --ship configuration's model here (save_pretrained + model card)")
     ap.add_argument("--ship", default="no_sentence", choices=list(CONFIGS),
@@ -128,6 +133,9 @@ def main():
         if any(e.group in TEST_SHOWS for e in extra):
             raise SystemExit(f"{folder} holds episodes of a test show: never train on the shows you report")
         train_eps += extra
+    unseen_eps = [Episode.load(p) for folder in a.unseen_test for p in sorted(Path(folder).glob("*.npz"))]
+    if {e.group for e in unseen_eps} & {e.group for e in train_eps + val_eps}:
+        raise SystemExit("--unseen-test holds episodes of a training show")
     print(f"train {len(train_eps)} eps, val {len(val_eps)}, test {len(test_eps)} ({sorted({e.name for e in test_eps})})", flush=True)
     labels = list(DEFAULT_VOCABULARY)
     results = {"train": [e.name for e in train_eps], "val": [e.name for e in val_eps], "test": [e.name for e in test_eps],
@@ -143,6 +151,11 @@ def main():
             if a.eval_only and seed != seeds[0] and not (Path(a.models_dir) / tag).exists():
                 continue  # this configuration was trained with fewer seeds
             rep, model = run_config(a, name, tag, seed, train_eps, val_eps, test_eps, labels)
+            if unseen_eps:  # reported apart: not part of the held-out macro F1
+                up, uy = predict_all(model, unseen_eps)
+                rep["_unseen_test"] = {"episodes": [e.name for e in unseen_eps], **per_label_report(labels, model.thresholds, up, uy)}
+                print(f"[{tag}] unseen-test: " + ", ".join(f"{k} {v['f1']} (p {v['precision']}, r {v['recall']}, {v['positives']} s)"
+                                                          for k, v in rep["_unseen_test"].items() if not k.startswith("_") and k in ("footage", "animation", "still")), flush=True)
             print(f"[{tag}] macro F1 {rep['_macro_f1']}: " + ", ".join(f"{k} {v['f1']}" for k, v in rep.items() if not k.startswith("_")), flush=True)
             per_seed[seed] = rep
             if seed == seeds[0]:
@@ -154,6 +167,10 @@ def main():
             for key in labels + ["_macro_f1"]:
                 v = [r[key]["f1"] if key in labels else r[key] for r in per_seed.values()]
                 summary[key] = {"mean": round(float(np.mean(v)), 4), "min": round(float(min(v)), 4), "max": round(float(max(v)), 4)}
+            if all("_unseen_test" in r for r in per_seed.values()):
+                for key in labels:
+                    v = [r["_unseen_test"][key]["f1"] for r in per_seed.values()]
+                    summary[f"_unseen_test:{key}"] = {"mean": round(float(np.mean(v)), 4), "min": round(float(min(v)), 4), "max": round(float(max(v)), 4)}
             results["configs"][name]["_seeds"] = {"seeds": list(per_seed), **summary,
                                                   "per_seed_macro_f1": {str(k): r["_macro_f1"] for k, r in per_seed.items()}}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -222,11 +239,13 @@ def print_tables(results: dict) -> None:
 
 COMMAND = ("python bench/tags_dataset.py --corpus /tmp/bench_corpus --cache /tmp/tags_cache --out /tmp/tags3/data_b "
            "--require visual,audio,text,picture; python bench/tags_dataset.py --corpus /tmp/motion_corpus --cache /tmp/tags_cache "
-           "--out /tmp/tags3/data_small --require visual,audio,text,picture; python bench/tags_eval.py --data /tmp/tags3/data_b "
-           "--extra-train /tmp/tags3/data_small --models-dir /tmp/tags3/models_b --max-seconds 400 --configs ... --seeds 0 1 2; "
-           "python bench/tags_eval.py --data /tmp/tags3/data_b --extra-train /tmp/tags3/data_small --models-dir /tmp/tags3/models_b "
-           "--eval-only --seeds 0 1 2 --save weights/tags --ship no_sentence (features cached beforehand with --extract or "
-           "`python -m vpos analyze --extractors visual,audio,text,picture --cache-dir /tmp/tags_cache`; see the README)")
+           "--out /tmp/tags3/data_small --require visual,audio,text,picture; openings with real footage, fourth round: "
+           "python -m vpos corpus build --out /tmp/tags4/cSEED --preset train --seed SEED --only-show SHOW (102 niji-bouken, "
+           "102 sora-bouken, 103 kumo-nikki) and python bench/tags_dataset.py --corpus /tmp/tags4/cSEED --cache /tmp/tags4/cache "
+           "--out /tmp/tags4/data_a --shows SHOW --extract; python bench/tags_eval.py --data /tmp/tags3/data_b "
+           "--extra-train /tmp/tags3/data_small /tmp/tags4/data_a --models-dir /tmp/tags4/models_a --max-seconds 400 "
+           "--configs no_sentence --seeds 0 1 2; the same with --eval-only --save weights/tags --ship no_sentence "
+           "(see the README)")
 
 
 def save(model, rep, a, n_train, name):

