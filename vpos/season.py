@@ -180,29 +180,41 @@ FRAME_START_REACH_S = 2.0
 FRAME_START_UNMATCHED = 0.5
 
 
-def _frame_end(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> float | None:
-    """Sub-second end of a song that episode i (frames fa) shares with a partner (fb) at an offset
-    of `off` seconds, still sounding at second s and no longer at second e: align the frames over
-    [s - 8, s - 2) within +-1 s of the offset, then find where the aligned frames stop matching in
-    [s - 3, e + 1)."""
+def _aligned_windows(fa: np.ndarray, fb: np.ndarray, off: int, song: tuple[int, int], span: tuple[int, int]):
+    """Episode i's audio frames `fa` against a partner's `fb`, which repeats i's song at an offset
+    of `off` seconds: align the frames over seconds [song[0], song[1]) (where both surely play the
+    song) within +-1 s of the offset, then compare them over seconds [span[0], span[1]). Returns
+    (f0, window) with window[k] the mean similarity of the aligned frames f0 + k .. f0 + k +
+    FRAME_RUN, or None where the frames cannot be aligned or the span is too short."""
     r = FRAME_RATE
-    lo, hi = (s - 8) * r, (s - 2) * r
+    lo, hi = song[0] * r, song[1] * r
     if lo < 0 or hi > len(fa):
         return None
     lag = _align(fa[lo:hi], fb, lo, off)
     if lag is None:
         return None
-    f0, f1 = max(0, (s - 3) * r, -lag), min(len(fa), len(fb) - lag, (e + 1) * r)
+    f0, f1 = max(0, span[0] * r, -lag), min(len(fa), len(fb) - lag, span[1] * r)
     if f1 - f0 < 2 * FRAME_RUN:
         return None
     sim = np.einsum("ij,ij->i", fa[f0:f1].astype(np.float32), fb[f0 + lag : f1 + lag].astype(np.float32))
-    ahead = np.convolve(sim, np.ones(FRAME_RUN) / FRAME_RUN, "valid")  # ahead[k] = mean of sim[k:k + FRAME_RUN]
+    return f0, np.convolve(sim, np.ones(FRAME_RUN) / FRAME_RUN, "valid")
+
+
+def _frame_end(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> float | None:
+    """Sub-second end of a song that episode i (frames fa) shares with a partner (fb) at an offset
+    of `off` seconds, still sounding at second s and no longer at second e: align the frames over
+    [s - 8, s - 2) within +-1 s of the offset, then find where the aligned frames stop matching in
+    [s - 3, e + 1)."""
+    found = _aligned_windows(fa, fb, off, (s - 8, s - 2), (s - 3, e + 1))
+    if found is None:
+        return None
+    f0, ahead = found  # ahead[k] = mean of the similarities of frames f0 + k .. f0 + k + FRAME_RUN
     below = np.flatnonzero(ahead < FRAME_SAME)
     if len(below) == 0:
         return None
     # The window first falls below FRAME_SAME about half-way through the change: the song stopped
     # about FRAME_RUN / 2 frames later.
-    return (f0 + int(below[0]) + FRAME_RUN // 2) / r
+    return (f0 + int(below[0]) + FRAME_RUN // 2) / FRAME_RATE
 
 
 def _frame_start(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int) -> float | None:
@@ -216,23 +228,15 @@ def _frame_start_detail(fa: np.ndarray, fb: np.ndarray, off: int, s: int, e: int
     """`_frame_start`, with the share of the frame windows from second e up to that start that do
     not match (how little of what the per-second walk took for the song sounds the same frame by
     frame)."""
-    r = FRAME_RATE
-    lo, hi = (s + 2) * r, (s + 8) * r
-    if lo < 0 or hi > len(fa):
+    found = _aligned_windows(fa, fb, off, (s + 2, s + 8), (e - 1, s + 3))
+    if found is None:
         return None
-    lag = _align(fa[lo:hi], fb, lo, off)
-    if lag is None:
-        return None
-    f0, f1 = max(0, (e - 1) * r, -lag), min(len(fa), len(fb) - lag, (s + 3) * r)
-    if f1 - f0 < 2 * FRAME_RUN:
-        return None
-    sim = np.einsum("ij,ij->i", fa[f0:f1].astype(np.float32), fb[f0 + lag : f1 + lag].astype(np.float32))
-    window = np.convolve(sim, np.ones(FRAME_RUN) / FRAME_RUN, "valid")  # window[k] = mean of sim[k:k + FRAME_RUN]
+    f0, window = found
     below = np.flatnonzero(window < FRAME_SAME)
     if len(below) == 0:
         return None
-    before = window[max(0, e * r - f0) : int(below[-1]) + 1]
-    return (f0 + int(below[-1]) + FRAME_RUN // 2) / r, float((before < FRAME_SAME).mean()) if len(before) else 0.0
+    before = window[max(0, e * FRAME_RATE - f0) : int(below[-1]) + 1]
+    return (f0 + int(below[-1]) + FRAME_RUN // 2) / FRAME_RATE, float((before < FRAME_SAME).mean()) if len(before) else 0.0
 
 
 def _align(a_song: np.ndarray, fb: np.ndarray, lo: int, off: int) -> int | None:
