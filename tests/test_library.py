@@ -150,6 +150,21 @@ def test_engine_ray_gives_the_same_results_as_local(two_seasons, engine, tmp_pat
             np.testing.assert_allclose(a["per_second"][key], b["per_second"][key], atol=2e-3)
 
 
+def test_ray_workers_see_every_vpos_setting_of_the_driver():
+    # Without ray installed: the environment handed to Ray workers. A model's weights set by
+    # environment (VPOS_TAGS_WEIGHTS, ...) must reach the workers, not only the opening/ending set.
+    from vpos.library_ray import worker_env
+
+    env = worker_env(3, {"VPOS_TAGS_WEIGHTS": "me/tags@v2", "VPOS_MOTION_WEIGHTS": "/w/motion",
+                         "VPOS_CACHE_DIR": "/shared/cache", "HF_HUB_OFFLINE": "1", "HOME": "/root",
+                         "SECRET_TOKEN": "x", "VPOS_EMPTY": "", "PYTHONPATH": "/extra"})
+    assert env["VPOS_TAGS_WEIGHTS"] == "me/tags@v2" and env["VPOS_MOTION_WEIGHTS"] == "/w/motion"
+    assert env["VPOS_CACHE_DIR"] == "/shared/cache" and env["HF_HUB_OFFLINE"] == "1"
+    assert "HOME" not in env and "SECRET_TOKEN" not in env and "VPOS_EMPTY" not in env
+    assert env["OMP_NUM_THREADS"] == "3"
+    assert env["PYTHONPATH"].split(os.pathsep)[-1] == "/extra" and Path(env["PYTHONPATH"].split(os.pathsep)[0], "vpos").is_dir()
+
+
 def _small_clip(path: Path, seed: int, seconds: int = 8) -> None:
     from vpos.synth import AudioSpec, ShotSpec, render_clip
 

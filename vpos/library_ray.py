@@ -23,6 +23,26 @@ def import_ray():
     return ray
 
 
+# Settings a worker must see as the driver does: every vpos setting (cache folder, the weights of
+# each model: VPOS_OPED_WEIGHTS, VPOS_TAGS_WEIGHTS, ...) and where the Hub is and whether to use it.
+FORWARDED_ENV = ("HF_HUB_OFFLINE", "HF_HOME", "HF_ENDPOINT")
+
+
+def worker_env(threads_per_worker: int, environ=None) -> dict[str, str]:
+    """The environment of Ray workers: vpos importable from this checkout, the thread count, and
+    the driver's vpos and Hub settings."""
+    environ = os.environ if environ is None else environ
+    # Workers import vpos by name: on a local instance from this checkout, on a cluster from
+    # the same path (a shared mount) or from an installed vpos on every node.
+    package_root = str(Path(__file__).resolve().parent.parent)
+    pythonpath = os.pathsep.join(p for p in (package_root, environ.get("PYTHONPATH", "")) if p)
+    env = {"PYTHONPATH": pythonpath, "OMP_NUM_THREADS": str(threads_per_worker)}
+    for name, value in environ.items():
+        if value and (name.startswith("VPOS_") or name in FORWARDED_ENV):
+            env[name] = value
+    return env
+
+
 class RayEngine:
     name = "ray"
 
@@ -30,14 +50,7 @@ class RayEngine:
         ray = import_ray()
         self.ray = ray
         self.started_here = False
-        # Workers import vpos by name: on a local instance from this checkout, on a cluster from
-        # the same path (a shared mount) or from an installed vpos on every node.
-        package_root = str(Path(__file__).resolve().parent.parent)
-        pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
-        env = {"PYTHONPATH": pythonpath, "OMP_NUM_THREADS": str(options.threads_per_worker)}
-        for name in ("HF_HUB_OFFLINE", "VPOS_CACHE_DIR", "VPOS_OPED_WEIGHTS"):
-            if os.environ.get(name):
-                env[name] = os.environ[name]
+        env = worker_env(options.threads_per_worker)
         if not ray.is_initialized():
             kwargs = dict(runtime_env={"env_vars": env}, include_dashboard=False, log_to_driver=False, configure_logging=False)
             try:
