@@ -46,3 +46,18 @@ def test_wrong_arguments(clips):
     assert p.returncode == 0
     for opt in ("--json", "--device", "--sample-rate", "--no-cache", "--cache-dir", "--shot-threshold", "--max-duration"):
         assert opt in p.stdout
+
+
+def test_models_lists_pretrained_parts_and_our_trained_models(monkeypatch, capsys):
+    from vpos.cli import main
+
+    monkeypatch.setenv("VPOS_TAGS_WEIGHTS", "someone/vpos-tags@v2")
+    monkeypatch.delenv("VPOS_MOTION_WEIGHTS", raising=False)
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ("transnetv2", "efficientnet_lite0.imagenet", "vpos.oped", "vpos.scene_boundary", "vpos.characters",
+                 "vpos.tagger", "vpos.motion"):
+        assert name in out, name
+    assert "$VPOS_TAGS_WEIGHTS=someone/vpos-tags@v2" in out
+    motion = next(line for line in out.splitlines() if "vpos.motion" in line)
+    assert "weights/motion (offline copy" in motion and "MISSING" not in motion

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -402,19 +403,44 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def trained_models() -> list[tuple[str, str, str, Path]]:
+    """The models vpos trains and ships: (name, task, environment variable, offline copy)."""
+    from .character_model import DEFAULT_WEIGHTS as CHARACTERS, HUB_ENV as CHARACTERS_ENV
+    from .motion import DEFAULT_MOTION_WEIGHTS, MOTION_ENV
+    from .oped import DEFAULT_OPED_WEIGHTS, HUB_ENV as OPED_ENV
+    from .scene_model import DEFAULT_SCENE_WEIGHTS, HUB_ENV as SCENE_ENV
+    from .tags import DEFAULT_TAGS_WEIGHTS, HUB_ENV as TAGS_ENV
+
+    return [
+        ("vpos.oped", "opening/ending", OPED_ENV, DEFAULT_OPED_WEIGHTS),
+        ("vpos.scene_boundary", "scene-boundary", SCENE_ENV, DEFAULT_SCENE_WEIGHTS),
+        ("vpos.characters", "character-regions", CHARACTERS_ENV, CHARACTERS),
+        ("vpos.tagger", "tags", TAGS_ENV, DEFAULT_TAGS_WEIGHTS),
+        ("vpos.motion", "camera-motion", MOTION_ENV, DEFAULT_MOTION_WEIGHTS),
+    ]
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from .models import registry
 
+    print("pretrained parts:")
     for e in registry.list_models():
-        print(f"{e.name:28} {e.task:18} {e.source.describe()}")
+        print(f"  {e.name:28} {e.task:18} {e.source.describe()}")
+    print("trained by vpos (a local folder or a Hugging Face Hub id owner/name[@revision] in the variable):")
+    for name, task, env, default in trained_models():
+        chosen = os.environ.get(env)
+        source = f"${env}={chosen}" if chosen else f"{default} (offline copy; ${env} unset)"
+        if not chosen and not default.is_dir():
+            source += " -- MISSING"
+        print(f"  {name:28} {task:18} {source}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m vpos",
-        description="vpos reads the structure of a video episode: shots, audio and on-screen-text signals, "
-        "and (as models land) openings, endings, scenes, characters and tags.",
+        description="vpos reads the structure of a video episode: openings and endings, shots and scenes, "
+        "characters, tags and camera motion, and the audio, on-screen-text and visual signals under them.",
     )
     parser.add_argument("--version", action="version", version=f"vpos {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
