@@ -143,7 +143,8 @@ def wrong_name_seconds(truth: dict, cf, n: int, cuts, refs, names, options, weig
         if not keep or hidden not in tm:
             continue
         sub = References(names=keep, banks={k: refs.banks[k] for k in keep}, counts={k: refs.counts[k] for k in keep},
-                         hists={k: refs.hists[k] for k in keep})
+                         hists={k: refs.hists[k] for k in keep},
+                         bank_images={k: refs.bank_images[k] for k in keep if k in refs.bank_images})
         res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], sub, dur, cuts, 1.0, weights, options,
                                 cell_hist=cf["cell_hist"][:n])
         on = tm[hidden]

@@ -109,10 +109,17 @@ def test_characters_found_in_a_generated_clip(character_clip, tmp_path):
     assert all(len(ch["per_second"][k]) == n for k in ch["names"])
     p = {k: np.asarray(v) for k, v in ch["per_second"].items()}
     truth = {"Akari": np.r_[np.ones(6), np.zeros(3)].astype(bool), "Botan": np.r_[np.zeros(3), np.ones(3), np.zeros(3)].astype(bool)}
-    correct = sum(int(((p[k][:9] >= 0.5) == truth[k]).sum()) for k in truth)
-    assert correct >= 16, (correct, {k: v.round(2).tolist() for k, v in p.items()})
+    from vpos.characters import CharacterOptions
+
+    thr = CharacterOptions().threshold
+    correct = sum(int(((p[k][:9] >= thr) == truth[k]).sum()) for k in truth)
+    # 16 of 18 with the pre-open-set defaults (threshold 0.5, Botan at 0.52 in its seconds); the
+    # open-set defaults (threshold 0.55, min_name_cells 2) leave this tiny Botan at 0.48-0.50, so
+    # its 3 seconds are now missed: 15. Botan's seconds must still stand out from the others.
+    assert correct >= 15, (correct, {k: v.round(2).tolist() for k, v in p.items()})
+    assert p["Botan"][3:6].mean() >= p["Botan"][[0, 1, 2, 6, 7, 8]].max() + 0.1
     # the character without references is not reported under a known name
-    assert (p["Akari"][6:9] >= 0.5).sum() + (p["Botan"][6:9] >= 0.5).sum() <= 1
+    assert (p["Akari"][6:9] >= thr).sum() + (p["Botan"][6:9] >= thr).sum() <= 1
     assert 3.0 <= ch["screen_time"]["Akari"] <= 9.0
     csv = intervals_csv(ch)
     assert csv.splitlines()[0] == "character,start,end,duration" and "Akari," in csv
@@ -302,3 +309,33 @@ def test_photo_like_training_backgrounds_are_textured_scenes():
     ids = [drawn_identity(i, 991) for i in range(3)]
     frame, idmap = make_frame(np.random.default_rng(2), ids, [0, 1, 2], SpriteSource(), n_chars=2, photo_like=True)
     assert frame.shape == (INPUT_H, INPUT_W, 3) and set(np.unique(idmap)) - {-1} <= {0, 1, 2} and (idmap >= 0).any()
+
+
+def test_min_name_cells_drops_a_name_held_by_too_few_cells():
+    from vpos.characters import CharacterOptions, match_scores
+
+    a, b, c = np.eye(3, dtype=np.float32)
+    # frame 0: two cells of name a; frame 1: a single stray cell near name b
+    cells = np.stack([np.stack([a, 0.9 * a + 0.1 * c]), np.stack([0.8 * b + 0.6 * c, 0 * c])]).astype(np.float32)
+    obj = np.array([[1, 1], [1, 0]], np.float32)
+    banks = [a[None], b[None]]
+    one = match_scores(obj, cells, banks, 0.5)
+    assert one[0, 0] == pytest.approx(1.0) and one[1, 1] == pytest.approx(0.8)
+    two = match_scores(obj, cells, banks, 0.5, min_name_cells=2)
+    assert two[0, 0] == pytest.approx(1.0) and two[1].max() == 0.0  # the lone cell names nobody
+    assert CharacterOptions().min_name_cells == 2  # the default chosen on the dev shows (README)
+
+
+def test_spread_floor_rejects_cells_less_similar_than_the_references_are_to_each_other():
+    from vpos.characters import match_scores, spread_floors
+
+    a, b, c = np.eye(3, dtype=np.float32)
+    near_a = (0.95 * a + np.sqrt(1 - 0.95 ** 2) * c).astype(np.float32)
+    bank = np.stack([a, near_a])  # two reference images of name 0 that agree at 0.95
+    floors = spread_floors([bank, b[None]], [np.array([0, 1]), np.array([0])], 0.5)
+    assert floors[0] == pytest.approx(0.95) and floors[1] == -np.inf  # one image: no spread, no floor
+    off = (0.7 * a + np.sqrt(1 - 0.49) * c).astype(np.float32)  # an unknown face nearest name 0 at ~0.90
+    obj, cells = np.ones((1, 1), np.float32), off[None, None]
+    assert match_scores(obj, cells, [bank, b[None]], 0.5)[0, 0] > 0.8  # without a floor: named
+    assert match_scores(obj, cells, [bank, b[None]], 0.5, floors=floors)[0].max() == 0.0
+    assert spread_floors([bank], [np.array([0, 1])], 0.0)[0] == -np.inf  # quantile 0: off
