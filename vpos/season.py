@@ -254,6 +254,24 @@ def _align(a_song: np.ndarray, fb: np.ndarray, lo: int, off: int) -> int | None:
     return lag if lag is not None and best >= FRAME_ALIGNED else None
 
 
+def _run_sound(match: SeasonMatch, i: int, span):
+    """Per repeated run (j, a0, a1, b0) of episode i: its partner j, the offset, the seconds ks of
+    `span(a0, a1)` -> [lo, hi) that both episodes have, and how alike their per-second spectra are
+    there. Runs with fewer than 2 such seconds or a partner without audio are left out."""
+    fa = match.audio[i]
+    for j, a0, a1, b0 in match.runs[i]:
+        fb = match.audio[j]
+        lo, hi = span(a0, a1)
+        if fb is None or hi - lo < 2:
+            continue
+        off = b0 - a0
+        ks = np.arange(lo, hi)
+        ks = ks[(ks + off >= 0) & (ks + off < len(fb))]
+        if len(ks) < 2:
+            continue
+        yield j, off, ks, np.einsum("ij,ij->i", fa[ks], fb[ks + off])
+
+
 def music_start(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
     """The mirror of `music_end`: where the song of episode i's repeated block [a, b) starts to
     sound the same as in its partners (from the first of SOUND_HELD_S seconds in a row that sound
@@ -264,17 +282,7 @@ def music_start(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
         return None
     frames = match.frames or [None] * len(match.audio)
     best: dict[int, tuple[float, int, int]] = {}
-    for j, a0, a1, b0 in match.runs[i]:
-        fb = match.audio[j]
-        lo, hi = max(a0, a), min(a1, b, a + MUSIC_SEARCH_S)
-        if fb is None or hi - lo < 2:
-            continue
-        off = b0 - a0
-        ks = np.arange(lo, hi)
-        ks = ks[(ks + off >= 0) & (ks + off < len(fb))]
-        if len(ks) < 2:
-            continue
-        sims = np.einsum("ij,ij->i", fa[ks], fb[ks + off])
+    for j, off, ks, sims in _run_sound(match, i, lambda a0, a1: (max(a0, a), min(a1, b, a + MUSIC_SEARCH_S))):
         same = ks[sims >= AUDIO_SAME]
         # The song starts where the sound stays the same: a lone second before it that reads alike
         # (a repeated word of the cold open, a pause) is not its start.
@@ -317,17 +325,7 @@ def music_end(match: SeasonMatch, i: int, a: int, b: int) -> float | None:
         return None
     frames = match.frames or [None] * len(match.audio)
     best: dict[int, tuple[float, int, int]] = {}  # partner -> (mean similarity, a second in the song, offset)
-    for j, a0, a1, b0 in match.runs[i]:
-        fb = match.audio[j]
-        lo, hi = max(a0, a, b - MUSIC_SEARCH_S), min(a1, b)
-        if fb is None or hi - lo < 2:
-            continue
-        off = b0 - a0
-        ks = np.arange(lo, hi)
-        ks = ks[(ks + off >= 0) & (ks + off < len(fb))]
-        if len(ks) < 2:
-            continue
-        sims = np.einsum("ij,ij->i", fa[ks], fb[ks + off])
+    for j, off, ks, sims in _run_sound(match, i, lambda a0, a1: (max(a0, a, b - MUSIC_SEARCH_S), min(a1, b))):
         same = ks[sims >= AUDIO_SAME]
         if len(same) and (j not in best or float(sims.mean()) > best[j][0]):
             best[j] = (float(sims.mean()), int(same[-1]), off)
