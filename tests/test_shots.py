@@ -56,3 +56,11 @@ def test_flash_does_not_create_sliver_shots():
     prob = np.zeros(60)
     prob[[30, 32]] = 0.8  # one flash lighting up two frames
     assert len(shots_from_predictions(prob, 0.5)) == 2
+
+
+def test_hard_cuts_on_a_clip_shorter_than_the_look_ahead():
+    # A clip of a few frames (shorter than the look-ahead of change_long) has no hard cut and no error.
+    from vpos.extractors.shots import LONG_LAG, hard_cut_frames
+
+    for n in range(3, LONG_LAG + 2):
+        assert len(hard_cut_frames(np.linspace(0, 1, n), np.linspace(0, 1, n))) <= n

@@ -226,7 +226,8 @@ def hard_cut_frames(change_short: np.ndarray, change_long: np.ndarray, spike: fl
     prev = np.r_[0.0, cs[:-1]]
     nxt = np.r_[cs[1:], 0.0]
     k = LONG_LAG - 2
-    after = np.r_[cl[k:], np.zeros(k, np.float32)]
+    after = np.zeros(n, np.float32)  # frames without one LONG_LAG ahead (the clip's last few) have no evidence
+    after[: max(0, n - k)] = cl[k:]
     ok = (cs - np.maximum(prev, nxt) > spike) & (cs > min_change) & (after > min_after)
     idx = np.nonzero(ok)[0]
     return idx[idx > 0]
