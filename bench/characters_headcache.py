@@ -42,7 +42,10 @@ STORE: dict[str, np.ndarray] = {}
 
 
 def cached_backbone(backbone, t):
-    """`backbone_features` with a per-image cache keyed by the input's bytes."""
+    """`backbone_features` with a per-image cache keyed by the input's bytes (the registry's ImageNet
+    Lite0 only: a checkpoint's own fine-tuned trunk has no classifier `_fc` and is run as it is)."""
+    if not hasattr(backbone, "_fc"):
+        return _real_backbone(backbone, t)
     keys = [hashlib.sha1(t[i].numpy().tobytes()).hexdigest() for i in range(len(t))]
     miss = [i for i, k in enumerate(keys) if k not in STORE]
     if miss:
@@ -101,7 +104,7 @@ def collect(shows: list[str], out: str) -> None:
 
 
 def load(eps_path: str, store_path: str) -> list[dict]:
-    if Path(store_path).exists():
+    if store_path and Path(store_path).exists():
         STORE.update(pickle.load(open(store_path, "rb")))
     return pickle.load(open(eps_path, "rb"))
 

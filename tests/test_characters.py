@@ -339,3 +339,63 @@ def test_spread_floor_rejects_cells_less_similar_than_the_references_are_to_each
     assert match_scores(obj, cells, [bank, b[None]], 0.5)[0, 0] > 0.8  # without a floor: named
     assert match_scores(obj, cells, [bank, b[None]], 0.5, floors=floors)[0].max() == 0.0
     assert spread_floors([bank], [np.array([0, 1])], 0.0)[0] == -np.inf  # quantile 0: off
+
+
+def test_checkpoint_with_its_own_trunk_saves_in_half_and_runs_in_place_of_the_registry_lite0(tmp_path):
+    import torch
+
+    from vpos.character_model import load_head, run_dense
+    from vpos.characters_finetune import build_model, save_half
+
+    model = build_model(str(WEIGHTS), None).eval()
+    torch.manual_seed(0)
+    with torch.no_grad():  # a trunk that differs from ImageNet's: its outputs must differ too
+        model.backbone._blocks[12]._project_conv.weight.mul_(1.5)
+    save_half(model, tmp_path / "ft", {"note": "test"})
+    cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert cfg["own_backbone"] is True and cfg["calib_a"] > 0
+    loaded = load_head(str(tmp_path / "ft"))
+    assert loaded.own_backbone
+    x = np.random.default_rng(1).integers(0, 255, (2, 224, 384, 3), dtype=np.uint8)
+    o1, e1 = run_dense(None, loaded, x)  # the checkpoint's own trunk: no registry backbone needed
+    with torch.inference_mode():
+        from vpos.characters_finetune import dense
+
+        o2, e2 = dense(model, torch.from_numpy(x), "cpu")
+    np.testing.assert_allclose(o1, torch.sigmoid(o2).numpy(), atol=0.02)  # float16 storage
+    from vpos.extractors.visual import get_model
+
+    o3, _ = run_dense(get_model("cpu"), load_head(str(WEIGHTS)), x)
+    assert np.abs(o3 - o1).max() > 1e-3
+
+
+def test_finetune_steps_lower_the_training_loss_on_composites(tmp_path):
+    """A few end-to-end steps on the same small batch of composites (drawn identities only) must fit
+    it: the loop's losses, proxies and optimiser groups are wired to the trunk and the head."""
+    import torch
+
+    from vpos.characters_finetune import build_model, finetune
+    from vpos.characters_train import SpriteSource, cell_targets, drawn_identity, make_frame
+
+    rng = np.random.default_rng(3)
+    ids = [drawn_identity(i, 991) for i in range(6)]
+    src = SpriteSource()
+    fr, cv, idn = [], [], []
+    for _ in range(4):
+        f, m = make_frame(rng, ids, list(range(6)), src, n_chars=2)
+        c, i = cell_targets(m)
+        fr.append(f), cv.append(c), idn.append(i)
+    batch = (torch.from_numpy(np.stack(fr)), torch.from_numpy(np.stack(cv).astype(np.float32)),
+             torch.from_numpy(np.stack(idn)))
+    logs = []
+
+    def stream():
+        while True:
+            yield batch
+
+    torch.manual_seed(0)
+    model = build_model(str(WEIGHTS), None)
+    finetune(model, stream(), 6, "cpu", minutes=10, backbone_lr=3e-4, head_lr=1e-3, proxy_batches=1,
+             log=logs.append, log_every=0, max_steps=8)
+    first, last = logs[0], logs[-1]
+    assert last["identity"] < 0.7 * first["identity"], logs

@@ -50,9 +50,14 @@ class CharacterNet(
     """Dense objectness + identity-embedding head over Lite0 stage-5/7 features (B, 432, 14, 24)."""
 
     def __init__(self, in_dim: int = FEAT_DIM, hidden: int = 96, embed_dim: int = 64,
-                 calib_a: float = 12.0, calib_b: float = 0.6, obj_threshold: float = 0.5):
+                 calib_a: float = 12.0, calib_b: float = 0.6, obj_threshold: float = 0.5, own_backbone: bool = False):
         super().__init__()
         self.embed_dim = embed_dim
+        # own_backbone: the checkpoint carries its own (fine-tuned) Lite0 stem and blocks up to stage 7;
+        # without it the head reads the registry's ImageNet Lite0.
+        self.own_backbone = bool(own_backbone)
+        if self.own_backbone:
+            self.backbone = lite0_trunk()
         self.calib_a, self.calib_b, self.obj_threshold = float(calib_a), float(calib_b), float(obj_threshold)
         self.reduce = nn.Sequential(nn.Conv2d(in_dim, hidden, 1), nn.BatchNorm2d(hidden), nn.ReLU())
         self.ctx = nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1), nn.BatchNorm2d(hidden), nn.ReLU())
@@ -70,6 +75,16 @@ class CharacterNet(
     def calibrate(self, similarity: np.ndarray) -> np.ndarray:
         """Best reference similarity -> probability that the character is on screen."""
         return 1.0 / (1.0 + np.exp(-self.calib_a * (np.asarray(similarity, np.float64) - self.calib_b)))
+
+
+def lite0_trunk() -> nn.Module:
+    """EfficientNet-Lite0 without its 1280-d head and classifier: the part `backbone_features` runs.
+    Parameter names stay those of `vpos.models.efficientnet_lite` (so ImageNet weights load into it)."""
+    from .models.efficientnet_lite import EfficientNetLite
+
+    m = EfficientNetLite()
+    del m._conv_head, m._bn1, m._fc
+    return m
 
 
 def backbone_features(backbone, x: torch.Tensor) -> torch.Tensor:
@@ -106,6 +121,8 @@ def run_dense(backbone, head: CharacterNet, x: np.ndarray, device: str = "cpu") 
     embeddings (B, 14, 24, D) float32."""
     from .models.efficientnet_lite import preprocess
 
+    if head.own_backbone:
+        backbone = head.backbone
     t = preprocess(torch.from_numpy(np.ascontiguousarray(x)).to(device))
     cuda = str(device).startswith("cuda")
     ctx = torch.autocast("cuda", dtype=torch.float16) if cuda else contextlib.nullcontext()
