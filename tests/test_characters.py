@@ -173,6 +173,14 @@ def test_intervals_change_at_shot_cuts():
     p = np.array([[0.9], [0.2], [0.9], [0.1], [0.1]])
     s = smooth_in_shots(p, [(0, 3), (3, 5)], 1.0)
     assert np.allclose(s[:3, 0], 2.0 / 3) and np.allclose(s[3:, 0], 0.1)
+    # a local window inside the shot: a one-sample dropout is lifted, an exit mid-shot stays an exit,
+    # and nothing leaks across the cut at sample 8
+    p = np.array([[0.9], [0.9], [0.3], [0.9], [0.9], [0.1], [0.1], [0.1], [0.9], [0.9]])
+    s = smooth_in_shots(p, [(0, 8), (8, 10)], 0.3, window=3)
+    assert s[2, 0] > 0.4 and s[0, 0] > 0.85
+    assert s[6, 0] < 0.15 and s[7, 0] < 0.15 and s[8, 0] > 0.85
+    whole = smooth_in_shots(p, [(0, 8), (8, 10)], 0.3)
+    assert whole[6, 0] > s[6, 0] + 0.1  # the whole-shot mean smears the character into seconds it left
 
 
 def test_eval_scores_character_intervals():
