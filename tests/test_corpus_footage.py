@@ -15,3 +15,33 @@ def test_footage_files_replace_the_material_clips(tmp_path):
     assert lib.fetched.footage == [str(clip.resolve())]
     with pytest.raises(SystemExit, match="no such file"):
         _use_footage(lib, [str(tmp_path / "missing.mp4")])
+
+
+def _footage_seconds(lib, seed=3):
+    from vpos.corpus.shows import make_corpus_plan, plan_episode
+
+    shows, _ = make_corpus_plan("train", seed, lib)
+    out = {}
+    for sh in shows:
+        plan = plan_episode(sh, 1, seed)
+        out[sh.slug] = (sum(s.n for s in plan.shots if s.kind == "footage"), [(s.start, s.n, s.kind) for s in plan.shots])
+    return out
+
+
+def test_footage_share_puts_footage_in_every_opening_and_changes_nothing_unset():
+    from vpos.corpus.material import MaterialLibrary
+
+    lib = MaterialLibrary.open("procedural")
+    lib.fetched.footage = ["/material/clip.mp4"]  # planning never opens the file
+    before = _footage_seconds(lib)
+    assert _footage_seconds(lib) == before  # deterministic without the option
+    _use_footage(lib, None, 0.6)
+    assert lib.fetched.footage_share == 0.6
+    after = _footage_seconds(lib)
+    with_op = [k for k, (n, shots) in after.items() if any(kind == "op" for _, _, kind in shots)]
+    assert with_op and all(after[k][0] > 0 for k in with_op)  # every opening carries footage
+    assert sum(n for n, _ in after.values()) > 2 * sum(n for n, _ in before.values())
+    # the other opening kinds are still drawn
+    assert any(kind == "op" for k in with_op for _, _, kind in after[k][1])
+    with pytest.raises(SystemExit, match="between 0 and 1"):
+        _use_footage(lib, None, 1.5)
