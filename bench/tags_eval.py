@@ -133,7 +133,8 @@ def main():
         if any(e.group in TEST_SHOWS for e in extra):
             raise SystemExit(f"{folder} holds episodes of a test show: never train on the shows you report")
         train_eps += extra
-    unseen_eps = [Episode.load(p) for folder in a.unseen_test for p in sorted(Path(folder).glob("*.npz"))]
+    unseen_by_folder = {folder: [Episode.load(p) for p in sorted(Path(folder).glob("*.npz"))] for folder in a.unseen_test}
+    unseen_eps = [e for eps_ in unseen_by_folder.values() for e in eps_]
     if {e.group for e in unseen_eps} & {e.group for e in train_eps + val_eps}:
         raise SystemExit("--unseen-test holds episodes of a training show")
     print(f"train {len(train_eps)} eps, val {len(val_eps)}, test {len(test_eps)} ({sorted({e.name for e in test_eps})})", flush=True)
@@ -154,6 +155,12 @@ def main():
             if unseen_eps:  # reported apart: not part of the held-out macro F1
                 up, uy = predict_all(model, unseen_eps)
                 rep["_unseen_test"] = {"episodes": [e.name for e in unseen_eps], **per_label_report(labels, model.thresholds, up, uy)}
+                if len(unseen_by_folder) > 1:  # each folder's footage source on its own as well
+                    rep["_unseen_test_by_folder"] = {}
+                    for folder, eps_ in unseen_by_folder.items():
+                        fp, fy = predict_all(model, eps_)
+                        rep["_unseen_test_by_folder"][folder] = {"episodes": [e.name for e in eps_], **per_label_report(labels, model.thresholds, fp, fy)}
+                        print(f"[{tag}] unseen-test {folder}: footage {rep['_unseen_test_by_folder'][folder]['footage']}", flush=True)
                 print(f"[{tag}] unseen-test: " + ", ".join(f"{k} {v['f1']} (p {v['precision']}, r {v['recall']}, {v['positives']} s)"
                                                           for k, v in rep["_unseen_test"].items() if not k.startswith("_") and k in ("footage", "animation", "still")), flush=True)
             print(f"[{tag}] macro F1 {rep['_macro_f1']}: " + ", ".join(f"{k} {v['f1']}" for k, v in rep.items() if not k.startswith("_")), flush=True)

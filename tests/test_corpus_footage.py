@@ -45,3 +45,21 @@ def test_footage_share_puts_footage_in_every_opening_and_changes_nothing_unset()
     assert any(kind == "op" for k in with_op for _, _, kind in after[k][1])
     with pytest.raises(SystemExit, match="between 0 and 1"):
         _use_footage(lib, None, 1.5)
+
+
+def test_footage_look_degrades_deterministically():
+    import numpy as np
+
+    from vpos.corpus.render import FootageClip, draw_footage_look
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)  # fine texture everywhere
+    look = dict(draw_footage_look(np.random.default_rng(1)), scale=0.2, blur=0.0, grain=4.0, gain=1.0, lift=0.0)
+    plain = FootageClip([frame, frame], 160, 90, 0.0)
+    looked = FootageClip([frame, frame], 160, 90, 0.0, look)
+    assert np.array_equal(plain[0], frame)
+    a, b = looked[0], looked[1]
+    # scaled down and up: the fine texture is gone (neighbour differences shrink)
+    assert np.abs(np.diff(a.astype(int), axis=1)).mean() < 0.5 * np.abs(np.diff(frame.astype(int), axis=1)).mean()
+    assert not np.array_equal(a, b)  # fresh grain every frame
+    assert np.array_equal(a, FootageClip([frame, frame], 160, 90, 0.0, look)[0])  # same look, same pictures
