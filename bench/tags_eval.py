@@ -99,6 +99,9 @@ def main():
     ap.add_argument("--extra-train", nargs="*", default=[],
                     help="more episode folders (bench/tags_dataset.py output of other corpora) used for training only; "
                          "episodes of the test shows are refused")
+    ap.add_argument("--extra-val", nargs="*", default=[],
+                    help="more episode folders added to the validation episodes that choose the thresholds (e.g. shows "
+                         "with varied real footage that training never saw); episodes of the test shows are refused")
     ap.add_argument("--unseen-test", nargs="*", default=[],
                     help="more episode folders reported on their own (`_unseen_test`), e.g. a corpus built with "
                          "`corpus build --footage` on clips no training corpus used; never trained on")
@@ -133,6 +136,11 @@ def main():
         if any(e.group in TEST_SHOWS for e in extra):
             raise SystemExit(f"{folder} holds episodes of a test show: never train on the shows you report")
         train_eps += extra
+    for folder in a.extra_val:
+        extra = [Episode.load(p) for p in sorted(Path(folder).glob("*.npz"))]
+        if any(e.group in TEST_SHOWS for e in extra) or {e.group for e in extra} & {e.group for e in train_eps}:
+            raise SystemExit(f"{folder} holds episodes of a test or training show")
+        val_eps += extra
     unseen_by_folder = {folder: [Episode.load(p) for p in sorted(Path(folder).glob("*.npz"))] for folder in a.unseen_test}
     unseen_eps = [e for eps_ in unseen_by_folder.values() for e in eps_]
     if {e.group for e in unseen_eps} & {e.group for e in train_eps + val_eps}:

@@ -63,3 +63,16 @@ def test_footage_look_degrades_deterministically():
     assert np.abs(np.diff(a.astype(int), axis=1)).mean() < 0.5 * np.abs(np.diff(frame.astype(int), axis=1)).mean()
     assert not np.array_equal(a, b)  # fresh grain every frame
     assert np.array_equal(a, FootageClip([frame, frame], 160, 90, 0.0, look)[0])  # same look, same pictures
+
+
+def test_footage_look_bars_frame_the_picture():
+    import numpy as np
+
+    from vpos.corpus.render import FootageClip
+
+    frame = np.full((90, 160, 3), 200, np.uint8)
+    look = {"scale": 1.0, "blur": 0.0, "grain": 0.0, "gain": 1.0, "lift": 0.0, "seed": 0, "bars": "pillar"}
+    out = FootageClip([frame], 160, 90, 0.0, look)[0]
+    assert out[:, :20].max() == 0 and out[:, -20:].max() == 0 and out[:, 40:120].min() == 200  # 4:3 in the middle
+    out = FootageClip([frame], 160, 90, 0.0, dict(look, bars="letter"))[0]
+    assert out[:10].max() == 0 and out[-10:].max() == 0 and out[30:60].min() == 200 and out[:, :20].min() == 0

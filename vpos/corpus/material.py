@@ -270,6 +270,7 @@ class FetchedMaterial:
     # share of opening shots that are footage, in every show (corpus build --footage-share); None: the
     # builder's own draw (a fifth of the shots, in about half the shows)
     footage_share: Optional[float] = None
+    footage_vary: bool = False  # vary each footage shot's start, speed and look (corpus build --vary-footage)
     packages: List[str] = field(default_factory=list)
     espeak: Optional[Tuple[str, str, str]] = None  # (binary, library dir, data dir)
 

@@ -179,13 +179,26 @@ def draw_footage_look(rng) -> dict:
         "gain": float(rng.uniform(0.8, 1.2)),
         "lift": float(rng.uniform(-20.0, 20.0)),
         "seed": int(rng.integers(1 << 30)),
+        # 4:3 footage pillarboxed in a wide frame (archive material), or a letterboxed film
+        "bars": _pick_bars(float(rng.random())),
     }
+
+
+def _pick_bars(r: float) -> str:
+    return "pillar" if r < 0.2 else ("letter" if r < 0.3 else "")
 
 
 def _footage_look(rgb: np.ndarray, look: dict, i: int) -> np.ndarray:
     import cv2
 
     H, W = rgb.shape[:2]
+    bars = look.get("bars", "")
+    if bars:  # the picture inside black bars: 4:3 between side bars, 2.35:1 between top and bottom
+        w, h = (min(W, int(H * 4 / 3)), H) if bars == "pillar" else (W, min(H, int(W / 2.35)))
+        inner = _cover_resize(rgb, w, h)
+        rgb = np.zeros_like(rgb)
+        x, y = (W - w) // 2, (H - h) // 2
+        rgb[y:y + h, x:x + w] = inner
     if look["scale"] < 1.0:
         w, h = max(16, int(W * look["scale"])), max(9, int(H * look["scale"]))
         rgb = cv2.resize(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA), (W, H), interpolation=cv2.INTER_LINEAR)
@@ -283,7 +296,7 @@ class Assets:
             if b > a:
                 hue = float(rng.uniform(-0.1, 0.1)) if rng.random() < 0.5 else 0.0
                 look, step = None, 1
-                if "footage_share" in self.show.style:  # footage-rich training corpora: vary the footage
+                if self.show.style.get("footage_vary"):  # corpus build --vary-footage: training material
                     a += int(rng.integers(0, max(1, (b - a) // 2)))
                     step = int(rng.choice([1, 1, 2]))
                     look = draw_footage_look(rng)

@@ -345,6 +345,8 @@ def make_show(index: int, seed: int, preset: str, lib: MaterialLibrary, material
     }
     if F.footage and F.footage_share is not None:  # corpus build --footage-share: footage in every opening
         style["footage_share"] = float(F.footage_share)
+    if F.footage and F.footage_vary:  # corpus build --vary-footage (render only; the plan is unchanged)
+        style["footage_vary"] = True
     show = Show(slug=slug, title=title, seed=int(rng.integers(1 << 30)), fmt=fmt, fps=fps, width=width,
                 height=height, container=container, characters=chars, locations=locs, style=style,
                 n_episodes=n_eps, material_part=part)
