@@ -327,6 +327,16 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
 
+    if not Path(args.dicebear_png).is_dir():
+        ap.error(f"--dicebear-png {args.dicebear_png}: no such folder (render it with python -m vpos.characters_train)")
+    if args.init and not (Path(args.init) / "model.safetensors").is_file():
+        ap.error(f"--init {args.init}: no model.safetensors there (a vpos.characters_train checkpoint folder)")
+    if args.trunk_weights and not Path(args.trunk_weights).is_file():
+        ap.error(f"--trunk-weights {args.trunk_weights}: no such file")
+    if str(args.device).startswith("cuda") and not torch.cuda.is_available():
+        ap.error("--device cuda: no CUDA device here (use --device cpu for a slow run)")
+    if args.minutes <= 0 or args.batch < 1 or args.workers < 0:
+        ap.error("--minutes must be > 0, --batch >= 1, --workers >= 0")
     identities, train_pool, val_pool = identity_split(args.dicebear_png, args.drawn, args.seed)
     lut = np.full(len(identities), -1, np.int64)
     lut[train_pool] = np.arange(len(train_pool))
