@@ -31,6 +31,7 @@ import numpy as np
 from .characters_train import (
     SpriteSource,
     cell_targets,
+    character_losses,
     dicebear_identities,
     drawn_identity,
     make_frame,
@@ -115,11 +116,16 @@ def build_model(init: str | None, trunk_weights: str | None):
 
 def dense(model, frames_u8, device):
     """uint8 (B, 224, 384, 3) on the device -> objectness logits (B, 14, 24), unit embeddings (B, D, 14, 24)."""
+    return forward(model, (frames_u8.permute(0, 3, 1, 2).float() - 127.0) / 128.0, device)
+
+
+def forward(model, x, device):
+    """Normalised input (B, 3, 224, 384) -> objectness logits and unit embeddings, through the
+    model's own trunk (bfloat16 autocast and channels-last on CUDA)."""
     import torch
 
     from .character_model import backbone_features
 
-    x = (frames_u8.permute(0, 3, 1, 2).float() - 127.0) / 128.0
     cuda = str(device).startswith("cuda")
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
         feats = backbone_features(model.backbone, x.contiguous(memory_format=torch.channels_last) if cuda else x)
@@ -207,11 +213,11 @@ def class_means(model, batches, n_classes, device):
 
 def finetune(model, batches, n_classes, device, minutes: float, backbone_lr: float, head_lr: float, log=print,
              proxy_batches: int = 40, log_every: float = 20.0, max_steps: int = 0) -> dict:
-    """Train for `minutes` of wall clock (or `max_steps` steps, whichever ends first) over `batches` (an iterator of (frames, cover, class)).
+    """Train for `minutes` of wall clock (or `max_steps` steps, whichever ends first) over `batches`
+    (an iterator of (frames, cover, class)).
     Every `log_every` seconds `log` gets {seconds, step, frames, lr_factor, objectness, identity}
     (the mean losses since the last record)."""
     import torch
-    import torch.nn.functional as F
 
     model.to(device)
     if str(device).startswith("cuda"):
@@ -250,24 +256,8 @@ def finetune(model, batches, n_classes, device, minutes: float, backbone_lr: flo
         x = fr.permute(0, 3, 1, 2).float()
         if torch.rand((), generator=gen) < 0.6:
             x = degrade(x, gen)
-        x = (x - 127.0) / 128.0
-        cuda = str(device).startswith("cuda")
-        from .character_model import backbone_features
-
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            feats = backbone_features(model.backbone, x.contiguous(memory_format=torch.channels_last) if cuda else x)
-            obj, emb = model(feats)
-        obj, emb = obj.float(), F.normalize(emb.float(), dim=1)
-        tgt = (c >= 0.3).float()
-        w = ((c >= 0.3) | (c < 0.05)).float()
-        lo = F.binary_cross_entropy_with_logits(obj, tgt, weight=w)
-        e = emb.permute(0, 2, 3, 1)[i >= 0]
-        lab = i[i >= 0]
-        if len(lab):
-            cos = e @ F.normalize(proxies, dim=1).t()
-            le = F.cross_entropy(scale * (cos - margin * F.one_hot(lab, n_classes).float()), lab)
-        else:
-            le = torch.zeros((), device=device)
+        obj, emb = forward(model, (x - 127.0) / 128.0, device)
+        lo, le = character_losses(obj, emb, c, i, proxies, scale, margin)
         loss = lo + le
         opt.zero_grad(set_to_none=True)
         loss.backward()

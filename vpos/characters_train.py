@@ -550,6 +550,25 @@ def class_mean_proxies(model, feats, ident, n_classes):
     return F.normalize(sums, dim=1)
 
 
+def character_losses(obj, emb, cover, ident, proxies, scale: float = 20.0, margin: float = 0.25):
+    """The two training losses per batch of cells: objectness BCE (cells at least 30% covered are
+    characters, cells under 5% are not, the ones between are not scored) and a cosine-margin
+    softmax of every labelled cell's unit embedding over the identity proxies."""
+    import torch
+    import torch.nn.functional as F
+
+    tgt = (cover >= 0.3).float()
+    w = ((cover >= 0.3) | (cover < 0.05)).float()
+    lo = F.binary_cross_entropy_with_logits(obj, tgt, weight=w)
+    e = emb.permute(0, 2, 3, 1)[ident >= 0]
+    lab = ident[ident >= 0]
+    if not len(lab):
+        return lo, torch.zeros((), device=obj.device)
+    cos = e @ F.normalize(proxies, dim=1).t()
+    logits = scale * (cos - margin * F.one_hot(lab, len(proxies)).float())
+    return lo, F.cross_entropy(logits, lab)
+
+
 def train_head(feats, cover, ident, n_classes, epochs=12, lr=2e-3, seed=0, hidden=96, log=print, init=None):
     import torch
     import torch.nn.functional as F
@@ -585,17 +604,7 @@ def train_head(feats, cover, ident, n_classes, epochs=12, lr=2e-3, seed=0, hidde
             else:
                 c, i = C[b], I[b]
             obj, emb = model(x)
-            tgt = (c >= 0.3).float()
-            w = ((c >= 0.3) | (c < 0.05)).float()
-            lo = F.binary_cross_entropy_with_logits(obj, tgt, weight=w)
-            e = emb.permute(0, 2, 3, 1)[i >= 0]
-            lab = i[i >= 0]
-            if len(lab):
-                cos = e @ F.normalize(proxies, dim=1).t()
-                logits = scale * (cos - margin * F.one_hot(lab, n_classes).float())
-                le = F.cross_entropy(logits, lab)
-            else:
-                le = torch.zeros(())
+            lo, le = character_losses(obj, emb, c, i, proxies, scale, margin)
             loss = lo + le
             opt.zero_grad()
             loss.backward()
