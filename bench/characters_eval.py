@@ -146,7 +146,7 @@ def wrong_name_seconds(truth: dict, cf, n: int, cuts, refs, names, options, weig
                          hists={k: refs.hists[k] for k in keep},
                          bank_images={k: refs.bank_images[k] for k in keep if k in refs.bank_images})
         res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], sub, dur, cuts, 1.0, weights, options,
-                                cell_hist=cf["cell_hist"][:n])
+                                cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n])
         on = tm[hidden]
         bad = np.zeros(nsec, bool)
         for k in keep:
@@ -196,7 +196,7 @@ def main(argv=None) -> int:
             ext_time += tinfo.get("characters", 0.0)
             dur = float(truth["duration"])
             res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], refs, dur, cuts, 1.0, args.weights, options,
-                                    cell_hist=cf["cell_hist"][:n])
+                                    cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n])
             doc = {"characters": res.to_dict()}
             (pred_dir / f"{tp.name[:-len('.truth.json')]}.json").write_text(json.dumps(doc))
             sc = score_characters(truth, doc)

@@ -155,7 +155,7 @@ def evaluate(eps, weights, opts, memo, verbose=False) -> dict:
     for e, cf, refs in prepared(eps, weights, opts, memo):
         truth, n = e["truth"], len(e["x"])
         res = detect_characters(cf["cell_obj"], cf["cell_emb"], refs, float(truth["duration"]), e["cuts"], 1.0, weights, opts,
-                                cell_hist=cf["cell_hist"])
+                                cell_hist=cf["cell_hist"], cell_pos=cf["cell_pos"])
         sc = score_characters(truth, {"characters": res.to_dict()})
         for k in ("correct", "total", "tp", "fp", "fn"):
             t[k] += sc[k]

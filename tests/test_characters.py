@@ -407,3 +407,31 @@ def test_finetune_steps_lower_the_training_loss_on_composites(tmp_path):
              log=logs.append, log_every=0, max_steps=8)
     first, last = logs[0], logs[-1]
     assert last["identity"] < 0.7 * first["identity"], logs
+
+
+def test_a_cluster_of_an_unreferenced_character_may_not_carry_a_name_another_cluster_matches_better():
+    from vpos.characters import cluster_allowed
+
+    rng = np.random.default_rng(0)
+
+    def unit(v):
+        return v / np.linalg.norm(v)
+
+    a = unit(rng.normal(size=16))  # character A (has references)
+    b = unit(a + 1.2 * unit(rng.normal(size=16)))  # character B, no references, A is its nearest name
+    n, m = 8, 4
+    obj = np.zeros((n, m), np.float32)
+    obj[:, :2] = 0.9  # two adjacent character cells per sample: one region
+    pos = np.tile(np.array([[0, 0], [0, 1], [5, 5], [9, 9]], np.int16), (n, 1, 1))
+    emb = np.zeros((n, m, 16), np.float32)
+    for k in range(n):
+        src = a if k < 4 else b
+        emb[k, :2] = [unit(src + 0.05 * rng.normal(size=16)) for _ in range(2)]
+    bank_a = np.stack([unit(a + 0.05 * rng.normal(size=16)) for _ in range(3)])
+    sim_b = float(np.median(emb[4:, :2] @ bank_a.T))
+    assert 0.3 < sim_b < 0.85  # B resembles A, but less than A's own cells do
+    ok = cluster_allowed(obj, emb, pos, [bank_a], 0.5, margin=0.1, distance=0.2)
+    assert ok[:4, :2, 0].all() and not ok[4:, :2, 0].any()
+    assert ok[:, 2:, 0].all()  # cells outside any region keep every name
+    loose = cluster_allowed(obj, emb, pos, [bank_a], 0.5, margin=1.0, distance=0.2)
+    assert loose.all()

@@ -84,6 +84,16 @@ class CharacterOptions:
     # reference image have no spread and no floor.
     spread_quantile: float = 0.0
     spread_slack: float = 0.0
+    # Episode clusters as identities (open-set rule, 0: off): the video's character regions are
+    # clustered by embedding (as discovery does); a cluster may carry name X only if it matches X's
+    # references within `cluster_margin` of the cluster that matches X best. A character without
+    # references forms its own cluster, which resembles X less than X's own cluster does. Measured
+    # (bench/results/characters-v4-*cluster-veto.json): margin 0.1 helped on dev (wrong-name 5.0% ->
+    # 3.2%, accuracy 0.949 -> 0.951) but not on the held-out sets (fresh set: wrong-name 11.3% ->
+    # 10.9%, accuracy 0.958 -> 0.934: a character whose references show other poses splits into
+    # clusters, and the weaker one loses its name), so it stays off.
+    cluster_margin: float = 0.0
+    cluster_distance: float = 0.45  # average-linkage cosine distance that closes a cluster (discovery's)
     reference_region: str = "largest"  # "largest": only the reference's largest character region goes into the bank
     skip_empty_references: bool = False  # drop (not refuse) reference images without a character, if the name keeps one
 
@@ -423,7 +433,7 @@ def spread_floors(banks: list, bank_images: list, quantile: float, slack: float 
 def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float,
                  background: np.ndarray | None = None, background_margin: float = 0.0,
                  ambiguity_margin: float = 0.0, min_name_cells: int = 1,
-                 floors: np.ndarray | None = None) -> np.ndarray:
+                 floors: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
     """Per frame and name, the best similarity of a character cell that is closer to this name's
     references than to any other name's. obj (N, ...cells), emb (N, ...cells, D) -> (N, len(banks));
     0 where no cell goes to the name. With a `background` bank (cells of the references'
@@ -431,7 +441,8 @@ def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float
     background is background and goes to nobody. A cell whose best name beats the second best by
     less than `ambiguity_margin` goes to nobody either. A name with fewer than `min_name_cells`
     cells in the sample scores 0 there; with `floors` (per name, `spread_floors`) a cell less
-    similar to its name than the name's floor goes to nobody."""
+    similar to its name than the name's floor goes to nobody; with `allowed` (N, cells, names) a
+    cell whose best name is not allowed to it goes to nobody."""
     n = len(obj)
     out = np.zeros((n, len(banks)), np.float32)
     if not banks or n == 0:
@@ -449,6 +460,8 @@ def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float
         if ambiguity_margin > 0 and len(banks) > 1:
             top2 = np.sort(sims, 1)[:, -2:]
             fg &= top2[:, 1] - top2[:, 0] >= ambiguity_margin
+        if allowed is not None:
+            fg &= allowed[f][sel][np.arange(len(cells)), best]
         for k in range(len(banks)):
             mine = (best == k) & fg
             if floors is not None:
@@ -479,6 +492,45 @@ def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
             k = int(score.argmax())
             out[f, k] = max(out[f, k], float(score[k]))
     return out
+
+
+def cluster_allowed(cell_obj: np.ndarray, cell_emb: np.ndarray, cell_pos: np.ndarray, banks: list, threshold: float,
+                    margin: float, distance: float = 0.45, max_regions: int = 4000) -> np.ndarray:
+    """(N, cells, names) bool: may this cell carry this name? The character regions of every sample
+    (`cell_components`) are clustered by embedding (average linkage, cosine distance <= `distance`,
+    as discovery); a cluster's similarity to a name is the median over its regions of the best
+    similarity of the region's mean embedding to the name's bank. A cluster may carry name X only if
+    that similarity is within `margin` of the best cluster's for X. Cells outside any region (or
+    beyond `max_regions`, the largest kept) keep every name."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    n, m = cell_obj.shape[:2]
+    allowed = np.ones((n, m, len(banks)), bool)
+    regions = []  # (sample, embedding, cell indices)
+    for k in range(n):
+        obj = cell_obj[k].astype(np.float32)
+        sel = np.flatnonzero(obj >= threshold)
+        if len(sel) == 0:
+            continue
+        cells = {(int(cell_pos[k, i, 0]), int(cell_pos[k, i, 1])): i for i in sel}
+        for comp in _connected_cells(cells):
+            w = obj[comp][:, None]
+            regions.append((k, _unit((cell_emb[k][comp].astype(np.float32) * w).sum(0)), comp))
+    if len(regions) < 2 or not banks:
+        return allowed
+    if len(regions) > max_regions:
+        keep = sorted(np.argsort([-len(r[2]) for r in regions])[:max_regions])
+        regions = [regions[i] for i in keep]
+    E = np.stack([r[1] for r in regions])
+    labels = fcluster(linkage(E, method="average", metric="cosine"), t=distance, criterion="distance")
+    S = np.stack([(E @ b.T).max(1) if len(b) else np.zeros(len(E), np.float32) for b in banks], 1)  # (regions, names)
+    labs = np.unique(labels)
+    C = np.stack([np.median(S[labels == lab], 0) for lab in labs])  # (clusters, names)
+    ok = C >= C.max(0, keepdims=True) - margin
+    row = {lab: j for j, lab in enumerate(labs)}
+    for (k, _, comp), lab in zip(regions, labels):
+        allowed[k, comp] = ok[row[lab]]
+    return allowed
 
 
 def shot_segments(n: int, cut_times: Sequence[float], sample_rate: float = 1.0) -> list[tuple[int, int]]:
@@ -558,7 +610,7 @@ class CharacterResult:
 def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: References, duration: float,
                       cut_times: Sequence[float] = (), sample_rate: float = 1.0, weights=None,
                       options: CharacterOptions | None = None, device: str = "cpu",
-                      cell_hist: np.ndarray | None = None) -> CharacterResult:
+                      cell_hist: np.ndarray | None = None, cell_pos: np.ndarray | None = None) -> CharacterResult:
     """Cells of every sample (from the characters extractor) + references -> per-sample
     probabilities, intervals and screen time per name."""
     from .character_model import load_head
@@ -574,8 +626,13 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
     if options.background_bank and refs.background is not None:
         background = cell_descriptors(refs.background, refs.background_hists if w else None, w)
     floors = spread_floors(banks, [refs.bank_images.get(k) for k in names], options.spread_quantile, options.spread_slack)
+    allowed = None
+    if options.cluster_margin > 0 and cell_pos is not None and n:
+        # embeddings only (no colour): clusters are identities, as in discovery
+        allowed = cluster_allowed(cell_obj, cell_emb, cell_pos, [refs.banks[k] for k in names], head.obj_threshold,
+                                  options.cluster_margin, options.cluster_distance)
     sims = match_scores(cell_obj.astype(np.float32), desc, banks, head.obj_threshold, background, options.background_margin,
-                        options.ambiguity_margin, options.min_name_cells, floors)
+                        options.ambiguity_margin, options.min_name_cells, floors, allowed)
     raw = head.calibrate(sims) if n else np.zeros((0, len(names)))
     seg = shot_segments(n, cut_times, sample_rate)
     prob = smooth_in_shots(raw, seg, options.shot_weight, options.shot_window)

@@ -454,7 +454,8 @@ def analyze(
         characters_result = detect_characters(cf["cell_obj"][:n_samples], cf["cell_emb"][:n_samples], references,
                                               info.duration, cuts, options.sample_rate, options.character_weights,
                                               device=options.resolved_device(),
-                                              cell_hist=cf["cell_hist"][:n_samples] if "cell_hist" in cf else None)
+                                              cell_hist=cf["cell_hist"][:n_samples] if "cell_hist" in cf else None,
+                                              cell_pos=cf["cell_pos"][:n_samples] if "cell_pos" in cf else None)
         progress("characters", 1, 1)
         timings["characters_match"] = time.perf_counter() - t
     discovered = None
