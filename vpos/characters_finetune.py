@@ -35,6 +35,7 @@ from .characters_train import (
     dicebear_identities,
     drawn_identity,
     make_frame,
+    presence_matrix,
 )
 
 
@@ -167,12 +168,7 @@ def heldout_scores(model, identities, val_pool, device, n_frames: int, seed: int
     names = [int(k) for k in val_pool]
     banks = [reference_bank(*outputs(refs[k]), model.obj_threshold) for k in names]
     sims = match_scores(obj, emb, banks, model.obj_threshold)
-    present = np.zeros_like(sims, bool)
-    for n in range(len(frames)):
-        ids, cnt = np.unique(ident[n][ident[n] >= 0], return_counts=True)
-        for v, c in zip(ids, cnt):
-            if c >= 2:
-                present[n, names.index(int(v))] = True
+    present = presence_matrix(ident, names)
     best = (0.0, 0.0, 0.0)
     for t in np.linspace(0.2, 0.95, 76):
         pred = sims >= t

@@ -628,6 +628,19 @@ def dense_outputs(model, feats):
     return np.concatenate(objs), np.concatenate(embs)
 
 
+def presence_matrix(ident: np.ndarray, names: list) -> np.ndarray:
+    """(N, 14, 24) cell identities -> (N, len(names)) bool: the identity covers at least 2 cells of
+    the frame (a sliver at the frame edge does not count as present)."""
+    present = np.zeros((len(ident), len(names)), bool)
+    col = {int(k): j for j, k in enumerate(names)}
+    for n in range(len(ident)):
+        ids, cnt = np.unique(ident[n][ident[n] >= 0], return_counts=True)
+        for v, c in zip(ids, cnt):
+            if c >= 2 and int(v) in col:
+                present[n, col[int(v)]] = True
+    return present
+
+
 def evaluate_heldout(model, rng, identities, pool, src, n_frames=300, log=print) -> dict:
     """Held-out identities: objectness AP per cell, and frame-level presence from 2 single-character
     reference frames per identity (the same matching as `vpos.characters`). Fits the calibration."""
@@ -648,12 +661,7 @@ def evaluate_heldout(model, rng, identities, pool, src, n_frames=300, log=print)
         o, e = dense_outputs(model, compute_features(rf))
         banks[k] = reference_bank(o, e, model.obj_threshold)
     sims = match_scores(obj, emb, [banks[k] for k in names], model.obj_threshold)  # (N, names)
-    present = np.zeros_like(sims, bool)
-    for n in range(len(frames)):
-        ids, cnt = np.unique(ident[n][ident[n] >= 0], return_counts=True)
-        for v, c in zip(ids, cnt):
-            if c >= 2:
-                present[n, names.index(int(v))] = True
+    present = presence_matrix(ident, names)
     # only identities that are clearly visible or clearly absent are scored
     x, y = sims.reshape(-1, 1), present.reshape(-1)
     lr = LogisticRegression(C=10.0).fit(x, y)
