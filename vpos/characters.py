@@ -497,7 +497,7 @@ def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
 def cluster_allowed(cell_obj: np.ndarray, cell_emb: np.ndarray, cell_pos: np.ndarray, banks: list, threshold: float,
                     margin: float, distance: float = 0.45, max_regions: int = 4000) -> np.ndarray:
     """(N, cells, names) bool: may this cell carry this name? The character regions of every sample
-    (`cell_components`) are clustered by embedding (average linkage, cosine distance <= `distance`,
+    (`region_cells`) are clustered by embedding (average linkage, cosine distance <= `distance`,
     as discovery); a cluster's similarity to a name is the median over its regions of the best
     similarity of the region's mean embedding to the name's bank. A cluster may carry name X only if
     that similarity is within `margin` of the best cluster's for X. Cells outside any region (or
@@ -508,14 +508,8 @@ def cluster_allowed(cell_obj: np.ndarray, cell_emb: np.ndarray, cell_pos: np.nda
     allowed = np.ones((n, m, len(banks)), bool)
     regions = []  # (sample, embedding, cell indices)
     for k in range(n):
-        obj = cell_obj[k].astype(np.float32)
-        sel = np.flatnonzero(obj >= threshold)
-        if len(sel) == 0:
-            continue
-        cells = {(int(cell_pos[k, i, 0]), int(cell_pos[k, i, 1])): i for i in sel}
-        for comp in _connected_cells(cells):
-            w = obj[comp][:, None]
-            regions.append((k, _unit((cell_emb[k][comp].astype(np.float32) * w).sum(0)), comp))
+        for comp, e in region_cells(cell_obj[k].astype(np.float32), cell_pos[k], cell_emb[k], threshold):
+            regions.append((k, e, comp))
     if len(regions) < 2 or not banks:
         return allowed
     if len(regions) > max_regions:
@@ -660,18 +654,25 @@ def intervals_csv(characters: dict) -> str:
 def cell_components(obj: np.ndarray, pos: np.ndarray, emb: np.ndarray, threshold: float, min_cells: int = 2):
     """The character regions of one sample: 4-connected groups of character cells on the grid ->
     [(unit mean embedding, (row0, col0, row1, col1) in cells, size)]."""
+    out = []
+    for comp, e in region_cells(obj, pos, emb, threshold, min_cells):
+        rows, cols = pos[comp, 0], pos[comp, 1]
+        out.append((e, (int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1), len(comp)))
+    return out
+
+
+def region_cells(obj: np.ndarray, pos: np.ndarray, emb: np.ndarray, threshold: float, min_cells: int = 1):
+    """The 4-connected groups of character cells of one sample -> [(cell indices, unit
+    objectness-weighted mean embedding)]."""
     sel = np.flatnonzero(obj >= threshold)
     if len(sel) == 0:
         return []
     cells = {(int(pos[i, 0]), int(pos[i, 1])): i for i in sel}
     out = []
     for comp in _connected_cells(cells):
-        if len(comp) < min_cells:
-            continue
-        w = obj[comp].astype(np.float32)[:, None]
-        e = _unit((emb[comp].astype(np.float32) * w).sum(0))
-        rows, cols = pos[comp, 0], pos[comp, 1]
-        out.append((e, (int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1), len(comp)))
+        if len(comp) >= min_cells:
+            w = obj[comp].astype(np.float32)[:, None]
+            out.append((comp, _unit((emb[comp].astype(np.float32) * w).sum(0))))
     return out
 
 
