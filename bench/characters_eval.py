@@ -38,28 +38,45 @@ from vpos.characters import CharacterOptions, bank_overlap, build_references, ce
 from vpos.evaluate import intervals_per_second, score_characters, truth_nsec  # noqa: E402
 
 
-def solo_frames(truth: dict, name: str, k: int = 5) -> list[float]:
-    """Times (s) where `name` is the only character on screen, spread over the episode: the middle
-    of each run of solo seconds at least 2 s long, then (when fewer than k such runs exist) the
-    middle of 1-s runs too."""
-    n = truth_nsec(truth)
+def solo_frames(truth: dict, name: str, k: int = 5, margin: float = 0.25) -> list[float]:
+    """Times (s) where `name` is the only character on screen, spread over the episode. Solo
+    stretches come from the truth's exact intervals (not whole seconds: a second that is mostly one
+    character's can hold another's first frames), kept `margin` s away from where anyone enters or
+    leaves and from every cut or transition; each stretch gives its middle. Stretches at least 2 s
+    long first, then (when fewer than k exist) shorter ones."""
     dur = float(truth["duration"])
-    masks = {c: intervals_per_second(v, n, dur) for c, v in truth["characters"].items()}
-    others = np.zeros(n, bool)
-    for c, m in masks.items():
+    step = 0.02
+    grid = (np.arange(int(np.ceil(dur / step))) + 0.5) * step
+
+    def inside(ivs):
+        m = np.zeros(len(grid), bool)
+        for a, b in ivs or []:
+            m |= (grid >= float(a)) & (grid < float(b))
+        return m
+
+    chars = truth["characters"]
+    solo = inside(chars.get(name, []))
+    for c, v in chars.items():
         if c != name:
-            others |= m
-    solo = masks[name] & ~others
-    long_runs, short_runs, i = [], [], 0
+            solo &= ~inside(v)
+    fps = float(truth.get("fps") or 0)
+    if fps > 0:  # transitions (a cut has length 0; a dissolve or wipe mixes two shots for `length` frames)
+        for tr in truth.get("transitions") or [{"frame": f, "length": 0} for f in truth.get("cuts", [])]:
+            a = float(tr["frame"]) / fps
+            b = (float(tr["frame"]) + float(tr.get("length", 0))) / fps
+            solo &= ~((grid >= a - margin) & (grid < b + margin))
+    long_runs, short_runs, i, n = [], [], 0, len(grid)
     while i < n:
-        if solo[i]:
-            j = i
-            while j < n and solo[j]:
-                j += 1
-            (long_runs if j - i >= 2 else short_runs).append((i + j) / 2.0)
-            i = j
-        else:
+        if not solo[i]:
             i += 1
+            continue
+        j = i
+        while j < n and solo[j]:
+            j += 1
+        a, b = i * step + margin, j * step - margin  # away from entrances and exits too
+        if b > a:
+            (long_runs if b - a >= 2.0 - 2 * margin else short_runs).append(round((a + b) / 2.0, 3))
+        i = j
     picked = []
     for runs in (long_runs, short_runs):
         if runs and len(picked) < k:
@@ -68,9 +85,9 @@ def solo_frames(truth: dict, name: str, k: int = 5) -> list[float]:
     return sorted(picked)
 
 
-def episode_references(truths: list, tp: Path, k: int, weights, options):
-    """References for episode `tp`: up to k frames per character, in which it is alone, from the
-    show's OTHER episodes (the next one first, then the others in turn)."""
+def reference_frames(truths: list, tp: Path, k: int = 5) -> tuple[dict[str, list], list[Path]]:
+    """The reference frames for episode `tp`: up to k frames per character, in which it is alone
+    (`solo_frames`), from the show's OTHER episodes (the next one first, then the others in turn)."""
     others = [truths[(truths.index(tp) + j) % len(truths)] for j in range(1, len(truths))]
     refs_in: dict[str, list] = {}
     for ref_tp in others:
@@ -83,6 +100,12 @@ def episode_references(truths: list, tp: Path, k: int, weights, options):
             imgs = grab_frames(str(ref_video), solo_frames(ref_truth, name, k - have))
             if imgs:
                 refs_in.setdefault(name, []).extend(imgs)
+    return refs_in, others
+
+
+def episode_references(truths: list, tp: Path, k: int, weights, options):
+    """`reference_frames` made into the detector's references."""
+    refs_in, others = reference_frames(truths, tp, k)
     return build_references(refs_in, weights, "cpu", options), [o.name[: -len(".truth.json")] for o in others]
 
 

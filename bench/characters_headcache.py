@@ -6,6 +6,7 @@ character is alone; accuracy/F1 over episode x character x second; screen-time e
 rate), computed by the same `vpos.characters` functions.
 
     python bench/characters_headcache.py collect --eps dev_eps.pkl --shows /tmp/chr7/dev:gakuen-bouken,...
+    python bench/characters_headcache.py repick --eps dev_eps.pkl --shows ...   # references again, same samples
     python bench/characters_headcache.py warm --eps dev_eps.pkl --store dev_store.pkl
     python bench/characters_headcache.py eval --eps dev_eps.pkl --store dev_store.pkl [--weights DIR] \
         [--options '{"ambiguity_margin": 0.05}' ...]
@@ -71,7 +72,6 @@ def samples_of(video) -> np.ndarray:
 
 def collect(shows: list[str], out: str) -> None:
     from vpos.cache import content_hash
-    from vpos.characters import reference_canvas
     from vpos.media import probe
     from vpos.pipeline import AnalysisOptions, build_shots, extract_features
 
@@ -81,26 +81,41 @@ def collect(shows: list[str], out: str) -> None:
         truths = sorted(Path(corpus, show).glob("*.truth.json"))
         for tp in truths:
             truth = json.loads(tp.read_text())
-            others = [truths[(truths.index(tp) + j) % len(truths)] for j in range(1, len(truths))]
-            refs_in: dict[str, list] = {}
-            for ref_tp in others:  # as bench/characters_eval.py: episode_references
-                rt = json.loads(ref_tp.read_text())
-                for name in sorted(rt["characters"]):
-                    have = len(refs_in.get(name, []))
-                    if have < 5:
-                        imgs = B.grab_frames(str(B.video_of(ref_tp)), B.solo_frames(rt, name, 5 - have))
-                        if imgs:
-                            refs_in.setdefault(name, []).extend(imgs)
+            refs_in, _ = B.reference_frames(truths, tp, 5)
             video = B.video_of(tp)
             opts = AnalysisOptions(extractors=("shots",), device="cpu", oped=False)
             info = probe(str(video), opts.limits)
             feats, _, _, _ = extract_features(info, content_hash(str(video)), opts)
             cuts = [s.start_time for s in build_shots(feats["shots"], info.fps, opts.shot_threshold)[1:]]
             eps.append({"name": tp.name[: -len(".truth.json")], "show": show, "truth": truth, "cuts": cuts,
-                        "x": samples_of(video),
-                        "refs": {k: np.stack([reference_canvas(a) for a in v[:5]]) for k, v in refs_in.items()}})
+                        "x": samples_of(video), "refs": reference_canvases(refs_in)})
             print(eps[-1]["name"], len(eps[-1]["x"]), {k: len(v) for k, v in eps[-1]["refs"].items()}, flush=True)
     pickle.dump(eps, open(out, "wb"), protocol=4)
+
+
+def reference_canvases(refs_in: dict[str, list]) -> dict[str, np.ndarray]:
+    from vpos.characters import reference_canvas
+
+    return {k: np.stack([reference_canvas(a) for a in v[:5]]) for k, v in refs_in.items()}
+
+
+def repick(shows: list[str], eps_path: str) -> None:
+    """Pick the references of an episodes pickle again (after a change to `solo_frames`), keeping
+    its samples, cuts and truth: the episodes are found by name in the given corpus folders."""
+    eps = pickle.load(open(eps_path, "rb"))
+    truths = {}
+    for spec in shows:
+        corpus, show = spec.rsplit(":", 1)
+        ts = sorted(Path(corpus, show).glob("*.truth.json"))
+        truths.update({tp.name[: -len(".truth.json")]: (ts, tp) for tp in ts})
+    for e in eps:
+        ts, tp = truths[e["name"]]
+        if json.loads(tp.read_text())["characters"] != e["truth"]["characters"]:
+            raise SystemExit(f"{tp} is not the episode the pickle holds")
+        refs_in, _ = B.reference_frames(ts, tp, 5)
+        e["refs"] = reference_canvases(refs_in)
+        print(e["name"], {k: len(v) for k, v in e["refs"].items()}, flush=True)
+    pickle.dump(eps, open(eps_path, "wb"), protocol=4)
 
 
 def load(eps_path: str, store_path: str) -> list[dict]:
@@ -176,7 +191,7 @@ def calibrate(eps, weights, opts, memo) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     from vpos.character_model import load_head
-    from vpos.characters import cell_descriptors, intervals_from_mask, match_scores, shot_segments, smooth_in_shots
+    from vpos.characters import cell_descriptors, intervals_from_mask, name_similarities, shot_segments, smooth_in_shots
     from vpos.evaluate import intervals_per_second, score_characters, truth_nsec
 
     head = load_head(weights)
@@ -185,7 +200,7 @@ def calibrate(eps, weights, opts, memo) -> dict:
         w = opts.color_weight
         desc = cell_descriptors(cf["cell_emb"], cf["cell_hist"], w)
         banks = [cell_descriptors(refs.banks[k], refs.hists.get(k), w) for k in refs.names]
-        S = match_scores(cf["cell_obj"].astype(np.float32), desc, banks, head.obj_threshold, None, 0.0, opts.ambiguity_margin)
+        S = name_similarities(cf["cell_obj"], desc, banks, head.obj_threshold, opts, cf["cell_pos"])
         truth = e["truth"]
         Y = np.stack([intervals_per_second(truth["characters"].get(k, []), truth_nsec(truth), float(truth["duration"]))
                       for k in refs.names], 1)
@@ -212,10 +227,10 @@ def calibrate(eps, weights, opts, memo) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["collect", "warm", "eval", "calibrate"])
+    ap.add_argument("command", choices=["collect", "repick", "warm", "eval", "calibrate"])
     ap.add_argument("--eps", required=True, help="pickle of the episodes' samples, references and truth")
     ap.add_argument("--store", default=None, help="pickle of the cached backbone features")
-    ap.add_argument("--shows", default="", help="collect: CORPUS:SHOW,CORPUS:SHOW,...")
+    ap.add_argument("--shows", default="", help="collect, repick: CORPUS:SHOW,CORPUS:SHOW,...")
     ap.add_argument("--weights", default=None)
     ap.add_argument("--options", nargs="*", default=["{}"], help="CharacterOptions overrides as JSON, one run each")
     ap.add_argument("--write", action="store_true", help="calibrate: write calib_a/calib_b into the weights' config.json")
@@ -225,6 +240,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     if args.command == "collect":
         collect(args.shows.split(","), args.eps)
+        return 0
+    if args.command == "repick":
+        repick(args.shows.split(","), args.eps)
         return 0
     from vpos.characters import CharacterOptions
 

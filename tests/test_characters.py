@@ -435,3 +435,58 @@ def test_a_cluster_of_an_unreferenced_character_may_not_carry_a_name_another_clu
     assert ok[:, 2:, 0].all()  # cells outside any region keep every name
     loose = cluster_allowed(obj, emb, pos, [bank_a], 0.5, margin=1.0, distance=0.2)
     assert loose.all()
+
+
+def test_a_region_is_named_by_all_its_cells_not_by_one_look_alike_cell():
+    from vpos.characters import CharacterOptions, match_regions, match_scores, name_similarities
+
+    a, b, c, d = np.eye(4, dtype=np.float32)
+    # one sample, four character cells in a row (one region): an unknown character whose face cell
+    # is drawn like name a's, the rest (hair, clothes) like nobody's
+    face = (0.95 * a + 0.31 * c).astype(np.float32)
+    rest = (0.3 * a + 0.95 * d).astype(np.float32)
+    cells = np.stack([face, rest, rest, rest])[None]
+    obj = np.ones((1, 4), np.float32)
+    pos = np.array([[[0, 0], [0, 1], [0, 2], [0, 3]]])
+    banks = [a[None], b[None]]
+    assert match_scores(obj, cells, banks, 0.5)[0, 0] == pytest.approx(0.95)  # by cells: named a
+    region = match_regions(obj, cells, pos, banks, 0.5)
+    assert region[0, 0] == pytest.approx((0.95 + 3 * 0.3) / 4) and region[0, 1] == 0.0  # by the region: weak
+    # the region goes to ONE name: hair like a, clothes like b -> only the better one scores
+    two = np.stack([a, a, 0.9 * b + 0.1 * a, 0.1 * a])[None].astype(np.float32)
+    r2 = match_regions(obj, two, pos, banks, 0.5)
+    assert r2[0, 0] > 0 and r2[0, 1] == 0.0
+    # separate regions (not 4-connected) are named separately
+    apart = np.array([[[0, 0], [0, 1], [2, 5], [2, 6]]])
+    r3 = match_regions(obj, np.stack([a, a, b, b])[None], apart, banks, 0.5)
+    assert r3[0, 0] == pytest.approx(1.0) and r3[0, 1] == pytest.approx(1.0)
+    # a region needs min_name_cells cells and a lead over the second name
+    assert match_regions(obj[:, :1], cells[:, :1], pos[:, :1], banks, 0.5, min_name_cells=2).max() == 0.0
+    tie = np.stack([(a + b) / np.sqrt(2)] * 4)[None].astype(np.float32)
+    assert match_regions(obj, tie, pos, banks, 0.5, ambiguity_margin=0.05).max() == 0.0
+    # the detector's one entry point: regions by default, cells when asked or without positions
+    opts = CharacterOptions()
+    assert opts.match_by == "region"
+    assert name_similarities(obj, cells, banks, 0.5, CharacterOptions(min_name_cells=1), pos)[0, 0] == pytest.approx(region[0, 0])
+    assert name_similarities(obj, cells, banks, 0.5, CharacterOptions(min_name_cells=1))[0, 0] == pytest.approx(0.95)
+    assert name_similarities(obj, cells, banks, 0.5, CharacterOptions(match_by="cell", min_name_cells=1), pos)[0, 0] == pytest.approx(0.95)
+    with pytest.raises(ValueError, match="match_by"):
+        CharacterOptions(match_by="frame")
+
+
+def test_bench_reference_frames_are_picked_away_from_entrances_and_cuts():
+    # the bench's references (bench/characters_eval.py) once took the middle of a second that was
+    # mostly one character's: a second [4, 5) with Yui until 4.5045 and Aya from there gave the
+    # frame at 4.5045 -- Aya -- as a reference of Yui
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("characters_eval", Path(__file__).resolve().parent.parent / "bench" / "characters_eval.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    truth = {"duration": 12.0, "fps": 24.0, "characters": {"Yui": [[0.0, 4.5045], [9.0, 12.0]], "Aya": [[4.5045, 9.0]]},
+             "transitions": [{"frame": 108, "type": "cut", "length": 0}, {"frame": 216, "type": "dissolve", "length": 12}]}
+    yui = bench.solo_frames(truth, "Yui", 5)
+    assert yui and all(0.25 <= t <= 4.5045 - 0.25 or 9.5 + 0.25 <= t <= 12.0 - 0.25 for t in yui)
+    aya = bench.solo_frames(truth, "Aya", 5)
+    assert aya and all(4.5045 + 0.25 <= t <= 9.0 - 0.25 for t in aya)
+    assert bench.solo_frames(truth, "Ken", 5) == []

@@ -54,7 +54,17 @@ class CharacterOptions:
     # screen-time error 13.7%; 0.3 / 3 samples 0.949, 0.931, 10.7%; wrong-name 4.9% / 5.0%).
     shot_weight: float = 0.3
     shot_window: int = 3
-    threshold: float = 0.7  # smoothed probability at which a character counts as present (see the note below)
+    threshold: float = 0.7  # smoothed probability at which a character counts as present (see the notes below)
+    # "region": each character region (4-connected character cells) goes to one name by the mean
+    # similarity of its cells (`match_regions`); "cell": every cell on its own, a name scores its
+    # best cell (`match_scores`, the matching before region matching became the default). An
+    # unknown character drawn in the show's style has cells (face, skin) as close to a known name as
+    # that name's own, so one cell was enough to name it. Dev shows, v4 network recalibrated on dev
+    # with region matching (references picked away from cuts; bench/results/characters-v4-dev-region.json):
+    # cell / region at threshold 0.7: acc 0.961 / 0.961, F1 0.949 / 0.948, wrong-name 20.6% / 0.4%;
+    # region at 0.65 / 0.75: wrong-name 2.1% / 0.3%, acc 0.959 / 0.959 (0.7 chosen on dev: best
+    # acc + F1 with wrong-name <= 2%). With the second version's network region matching was worse (README).
+    match_by: str = "region"
     color_weight: float = 0.5  # share of the cell's colour histogram (vs the learned embedding) in matching
     duplicate_similarity: float = 0.97  # two names whose reference cells match each other this well are an error
     min_cells: int = 1  # character cells a reference image needs
@@ -96,6 +106,10 @@ class CharacterOptions:
     cluster_distance: float = 0.45  # average-linkage cosine distance that closes a cluster (discovery's)
     reference_region: str = "largest"  # "largest": only the reference's largest character region goes into the bank
     skip_empty_references: bool = False  # drop (not refuse) reference images without a character, if the name keeps one
+
+    def __post_init__(self):
+        if self.match_by not in ("region", "cell"):
+            raise ValueError(f"match_by must be 'region' or 'cell', not {self.match_by!r}")
 
 
 @dataclass
@@ -471,11 +485,18 @@ def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float
     return out
 
 
-def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: list, threshold: float) -> np.ndarray:
+def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: list, threshold: float,
+                  background: np.ndarray | None = None, background_margin: float = 0.0,
+                  ambiguity_margin: float = 0.0, min_name_cells: int = 1,
+                  floors: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
     """Like `match_scores`, but whole character regions (4-connected character cells) go to one
     name: a region's similarity to a name is the mean over its cells of the best similarity in the
     name's bank, the region goes to its most similar name, and a name's score in the sample is its
-    best region. Hair matching one character and clothes another no longer name both."""
+    best region. One cell of an unknown character that happens to look like a name (a face drawn in
+    the show's style, the same skin) no longer names it: the rest of the region must agree. The
+    rules of `match_scores` apply per region: at least `min_name_cells` cells, a lead of
+    `ambiguity_margin` over the second name, the name's floor, the background bank (its mean best
+    similarity over the region), and `allowed` (by the majority of the region's cells)."""
     n = len(obj)
     out = np.zeros((n, len(banks)), np.float32)
     if not banks or n == 0:
@@ -486,12 +507,36 @@ def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
             continue
         cells = desc[f][sel].astype(np.float32)
         sims = np.stack([(cells @ b.T).max(1) if len(b) else np.zeros(len(cells), np.float32) for b in banks], 1)
+        bg = (cells @ background.T).max(1) if background is not None and len(background) else None
         where = {(int(pos[f, i, 0]), int(pos[f, i, 1])): j for j, i in enumerate(sel)}
         for comp in _connected_cells(where):
+            if len(comp) < max(1, min_name_cells):
+                continue
             score = sims[comp].mean(0)
             k = int(score.argmax())
+            if len(banks) > 1 and score[k] - np.sort(score)[-2] < ambiguity_margin:
+                continue
+            if bg is not None and score[k] <= float(bg[comp].mean()) + background_margin:
+                continue
+            if floors is not None and score[k] < floors[k]:
+                continue
+            if allowed is not None and allowed[f][sel[comp], k].mean() < 0.5:
+                continue
             out[f, k] = max(out[f, k], float(score[k]))
     return out
+
+
+def name_similarities(cell_obj: np.ndarray, desc: np.ndarray, banks: list, threshold: float, options: "CharacterOptions",
+                      cell_pos: np.ndarray | None = None, background: np.ndarray | None = None,
+                      floors: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
+    """(N, names) similarity of each sample to each name, by regions (`match_regions`) when
+    `options.match_by` is "region" and cell positions are known, else by cells (`match_scores`).
+    The one place the detector and its calibration get their similarities from."""
+    obj = cell_obj.astype(np.float32)
+    args = (background, options.background_margin, options.ambiguity_margin, options.min_name_cells, floors, allowed)
+    if options.match_by == "region" and cell_pos is not None:
+        return match_regions(obj, desc, cell_pos, banks, threshold, *args)
+    return match_scores(obj, desc, banks, threshold, *args)
 
 
 def cluster_allowed(cell_obj: np.ndarray, cell_emb: np.ndarray, cell_pos: np.ndarray, banks: list, threshold: float,
@@ -625,8 +670,7 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
         # embeddings only (no colour): clusters are identities, as in discovery
         allowed = cluster_allowed(cell_obj, cell_emb, cell_pos, [refs.banks[k] for k in names], head.obj_threshold,
                                   options.cluster_margin, options.cluster_distance)
-    sims = match_scores(cell_obj.astype(np.float32), desc, banks, head.obj_threshold, background, options.background_margin,
-                        options.ambiguity_margin, options.min_name_cells, floors, allowed)
+    sims = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background, floors, allowed)
     raw = head.calibrate(sims) if n else np.zeros((0, len(names)))
     seg = shot_segments(n, cut_times, sample_rate)
     prob = smooth_in_shots(raw, seg, options.shot_weight, options.shot_window)
