@@ -216,7 +216,7 @@ def calibrate(eps, weights, opts, memo) -> dict:
         for e, names, S, _, _ in rows:
             dur = float(e["truth"]["duration"])
             P = smooth_in_shots(1 / (1 + np.exp(-a * (S - b))), shot_segments(len(S), e["cuts"]), opts.shot_weight, opts.shot_window)
-            iv = {k: intervals_from_mask(P[:, i] >= opts.threshold, 1.0, dur, e["cuts"]) for i, k in enumerate(names)}
+            iv = {k: intervals_from_mask(P[:, i] >= opts.threshold, 1.0, dur, e["cuts"], opts.unsampled_shots) for i, k in enumerate(names)}
             r = score_characters(e["truth"], {"characters": {"names": names, "intervals": iv}})
             c, tot, tp, fp, fn = c + r["correct"], tot + r["total"], tp + r["tp"], fp + r["fp"], fn + r["fn"]
         grid.append((c / tot + 2 * tp / (2 * tp + fp + fn), float(b), c / tot, 2 * tp / (2 * tp + fp + fn)))

@@ -490,3 +490,21 @@ def test_bench_reference_frames_are_picked_away_from_entrances_and_cuts():
     aya = bench.solo_frames(truth, "Aya", 5)
     assert aya and all(4.5045 + 0.25 <= t <= 9.0 - 0.25 for t in aya)
     assert bench.solo_frames(truth, "Ken", 5) == []
+
+
+def test_a_shot_between_two_samples_takes_the_samples_around_it():
+    from vpos.characters import CharacterOptions
+
+    cuts = [1.2, 3.3, 3.7, 6.2]  # the shot [3.3, 3.7) holds no sample (samples at whole seconds)
+    both = np.array([0, 0, 1, 1, 1, 1, 0, 0], bool)
+    assert intervals_from_mask(both, 1.0, 8.0, cuts, "none") == [[1.2, 3.3], [3.7, 5.5]]
+    assert intervals_from_mask(both, 1.0, 8.0, cuts) == [[1.2, 5.5]]  # "both" is the default
+    one = np.array([0, 0, 1, 1, 0, 0, 0, 0], bool)  # present before the short shot, absent after it
+    assert intervals_from_mask(one, 1.0, 8.0, cuts) == [[1.2, 3.3]]
+    assert intervals_from_mask(one, 1.0, 8.0, cuts, "nearest") == [[1.2, 3.5]]  # up to half-way
+    after = np.array([0, 0, 0, 0, 1, 1, 0, 0], bool)
+    assert intervals_from_mask(after, 1.0, 8.0, cuts, "nearest") == [[3.5, 5.5]]
+    with pytest.raises(ValueError, match="unsampled"):
+        intervals_from_mask(both, 1.0, 8.0, cuts, "all")
+    with pytest.raises(ValueError, match="unsampled_shots"):
+        CharacterOptions(unsampled_shots="all")

@@ -65,6 +65,7 @@ class CharacterOptions:
     # region at 0.65 / 0.75: wrong-name 2.1% / 0.3%, acc 0.959 / 0.959 (0.7 chosen on dev: best
     # acc + F1 with wrong-name <= 2%). With the second version's network region matching was worse (README).
     match_by: str = "region"
+    unsampled_shots: str = "both"  # a shot holding no sample has the character if the samples on both sides do (`intervals_from_mask`)
     color_weight: float = 0.5  # share of the cell's colour histogram (vs the learned embedding) in matching
     duplicate_similarity: float = 0.97  # two names whose reference cells match each other this well are an error
     min_cells: int = 1  # character cells a reference image needs
@@ -110,6 +111,8 @@ class CharacterOptions:
     def __post_init__(self):
         if self.match_by not in ("region", "cell"):
             raise ValueError(f"match_by must be 'region' or 'cell', not {self.match_by!r}")
+        if self.unsampled_shots not in ("both", "nearest", "none"):
+            raise ValueError(f"unsampled_shots must be 'both', 'nearest' or 'none', not {self.unsampled_shots!r}")
 
 
 @dataclass
@@ -600,10 +603,19 @@ def smooth_in_shots(p: np.ndarray, segments: list[tuple[int, int]], weight: floa
     return out
 
 
-def intervals_from_mask(mask: np.ndarray, sample_rate: float, duration: float, cut_times: Sequence[float] = ()) -> list[list[float]]:
+def intervals_from_mask(mask: np.ndarray, sample_rate: float, duration: float, cut_times: Sequence[float] = (),
+                        unsampled: str = "both") -> list[list[float]]:
     """Present samples -> [[start, end], ...] seconds. Sample k (taken at k / sample_rate) stands for
     the time up to half a step either side of it, clipped to its shot: the first sample of a shot
-    covers the shot from its cut, the last one up to the next cut, so presence changes at cuts."""
+    covers the shot from its cut, the last one up to the next cut, so presence changes at cuts.
+    A shot shorter than the step can fall between two samples and hold none (montages, quick
+    reaction shots). `unsampled`: "both" -- the character counts in it when it is present in the
+    samples on both sides; "nearest" -- each moment of it takes the nearer sample's answer; "none" --
+    never (before). With "none" a perfect per-sample detector under-counted screen time by 4.5% on
+    the dev shows; "nearest" (0.8%) moved the dev wrong-name rate from 0.4% to 3.1% (a quick cut to an unknown
+    character between two shots of a known one took the known name); "both sides" keeps it at 0.6%
+    (README, bench/results/characters-v4-dev-unsampled.json; the perfect-detector figures:
+    bench/characters_screen_time_floor.py)."""
     step = 1.0 / sample_rate
     n = len(mask)
     cuts = sorted(float(c) for c in cut_times if 0 < c < duration)
@@ -618,8 +630,26 @@ def intervals_from_mask(mask: np.ndarray, sample_rate: float, duration: float, c
         hi = b if (k == n - 1 or (k + 1) * step >= b) else min(b, t + step / 2)
         if hi > lo:
             windows.append((lo, hi))
+    if unsampled not in ("both", "nearest", "none"):
+        raise ValueError(f"unsampled must be 'both', 'nearest' or 'none', not {unsampled!r}")
+    if unsampled != "none" and n:
+        for a, b in zip(edges[:-1], edges[1:]):
+            before = int(np.ceil(a / step - 1e-9)) - 1  # the last sample before the shot
+            after = before + 1
+            if after < n and after * step < b - 1e-9:
+                continue  # the shot holds a sample
+            p_before = 0 <= before < n and bool(mask[before])
+            p_after = after < n and bool(mask[after])
+            if unsampled == "both":
+                if p_before and p_after:
+                    windows.append((a, b))
+                continue
+            if p_before and min(b, (before + 0.5) * step) > a:
+                windows.append((a, min(b, (before + 0.5) * step)))
+            if p_after and b > max(a, (after - 0.5) * step):
+                windows.append((max(a, (after - 0.5) * step), b))
     out: list[list[float]] = []
-    for lo, hi in windows:
+    for lo, hi in sorted(windows):
         if out and lo <= out[-1][1] + 1e-6:
             out[-1][1] = max(out[-1][1], hi)
         else:
@@ -676,7 +706,7 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
     prob = smooth_in_shots(raw, seg, options.shot_weight, options.shot_window)
     intervals, st = {}, {}
     for i, name in enumerate(names):
-        iv = intervals_from_mask(prob[:, i] >= options.threshold, sample_rate, duration, cut_times)
+        iv = intervals_from_mask(prob[:, i] >= options.threshold, sample_rate, duration, cut_times, options.unsampled_shots)
         intervals[name] = iv
         st[name] = round(float(sum(e - s for s, e in iv)), 3)
     return CharacterResult(names=names, prob=prob, raw_prob=raw, intervals=intervals, screen_time=st,
