@@ -508,3 +508,32 @@ def test_a_shot_between_two_samples_takes_the_samples_around_it():
         intervals_from_mask(both, 1.0, 8.0, cuts, "all")
     with pytest.raises(ValueError, match="unsampled_shots"):
         CharacterOptions(unsampled_shots="all")
+
+
+def test_confident_regions_of_the_video_extend_a_names_references():
+    from vpos.characters import CharacterOptions, References, detect_characters, expand_banks
+
+    a, c, d, _ = np.eye(4, dtype=np.float32)
+    # the reference shows one pose (a); sample 0 is that pose with a bit of another part (c) in one
+    # cell; sample 1 shows the character turned (c, c and d): no reference cell looks like it
+    cells = np.zeros((3, 8, 4), np.float32)
+    cells[0] = np.stack([a] * 7 + [c])
+    cells[1, :3] = np.stack([c, c, d])
+    obj = np.zeros((3, 8), np.float32)
+    obj[0] = 1.0
+    obj[1, :3] = 1.0
+    pos = np.zeros((3, 8, 2), np.int64)
+    pos[:, :, 1] = np.arange(8)
+    refs = References(names=["X"], banks={"X": a[None]}, counts={"X": 1})
+    grown = detect_characters(obj, cells, refs, 3.0, options=CharacterOptions(), cell_pos=pos)
+    alone = detect_characters(obj, cells, refs, 3.0, options=CharacterOptions(expand_probability=0), cell_pos=pos)
+    assert alone.raw_prob[0, 0] > 0.8 and grown.raw_prob[0, 0] >= alone.raw_prob[0, 0]
+    assert alone.raw_prob[1, 0] < 0.2 < 0.6 < grown.raw_prob[1, 0]  # the turned pose is matched once grown
+    assert grown.raw_prob[2, 0] == alone.raw_prob[2, 0]  # nothing on screen stays nothing
+    # expand_banks: only regions at or above the probability, best first, at most max_samples
+    regions = {(0, 0): (0.9, np.array([0, 1])), (1, 0): (0.8, np.array([0])), (2, 0): (0.5, np.array([1]))}
+    raw = np.array([[0.9], [0.85], [0.4]])
+    desc = np.stack([np.stack([a, c]), np.stack([d, d]), np.stack([c, c])])
+    out = expand_banks([a[None]], raw, regions, desc, 0.8, 5)[0]
+    assert out.shape == (4, 4) and np.allclose(out[1:], [a, c, d])
+    assert expand_banks([a[None]], raw, regions, desc, 0.8, 1)[0].shape == (3, 4)
