@@ -73,6 +73,7 @@ class TaggerNet(
         picture_dim: int = LEGACY_PICTURE_DIM,
         text_summaries: int = LEGACY_TEXT_SUMMARIES,
         align_visual: bool = False,
+        mix_labels: tuple | list = (),
     ):
         super().__init__()
         if pooling not in ("text_guided", "self"):
@@ -94,6 +95,13 @@ class TaggerNet(
         self.align_visual = bool(align_visual)
         if self.align_visual and not (self.descriptors and self.picture_dim > OWN_SHARE + 1):
             raise ValueError("align_visual reads the cut shares: it needs descriptors=True and picture_dim >= 17")
+        self.mix_labels = [str(x) for x in mix_labels]
+        unknown = [x for x in self.mix_labels if x not in self.labels]
+        if unknown:
+            raise ValueError(f"mix_labels {unknown} are not in the labels")
+        if self.mix_labels and not (self.descriptors and self.picture_dim > OWN_SHARE + 1):
+            raise ValueError("mix_labels reads the cut shares: it needs descriptors=True and picture_dim >= 17")
+        self._mix_index = [self.labels.index(x) for x in self.mix_labels]
         self.hidden = hidden
         h2 = 2 * hidden
         self.in_v = nn.Sequential(nn.LayerNorm(EMBED_DIM), nn.Dropout(dropout), nn.Linear(EMBED_DIM, proj), nn.ReLU())
@@ -172,7 +180,46 @@ class TaggerNet(
             fd = self.in_d(d * keep_d[:, None, :])
             hd, _ = self.lstm_d(fd)
             parts += [fd, hd]
-        return self.head(torch.cat(parts, 2))
+        logits = self.head(torch.cat(parts, 2))
+        if self._mix_index:
+            logits = self.mixed_parts(logits, descriptors)
+        return logits
+
+    def mixed_parts(self, logits: torch.Tensor, descriptors: torch.Tensor | None) -> torch.Tensor:
+        """The `mix_labels` (what kind of picture a shot is: footage, animation, a still) as the
+        share-weighted mixture over the second's parts.
+
+        A second's truth is what most of its frames show. When a cut splits second k, the head's
+        output at step k reads as "the shot of sample k" (its frames before the first cut) and at
+        step k + 1 as "the shot after the last cut": the second's probability is
+        (own share * p_k + next share * p_{k+1}) / (own + next) -- a second that is 40% footage
+        before the cut and 60% animation after is not footage, whatever each part looks like.
+        Without a cut it is p_k. Computed in log space and returned as a logit."""
+        if descriptors is None or descriptors.shape[-1] != DESCRIPTOR_DIM:
+            return logits
+        idx = self._mix_index
+        z = logits[..., idx]
+        z_next = torch.cat([z[:, 1:], z[:, -1:]], 1)
+        w_own, w_next = self.part_weights(descriptors)
+        lw_own, lw_next = torch.log(w_own.clamp_min(1e-6)), torch.log(w_next.clamp_min(1e-6))
+        log_p = torch.logaddexp(lw_own + F.logsigmoid(z), lw_next + F.logsigmoid(z_next))
+        log_q = torch.logaddexp(lw_own + F.logsigmoid(-z), lw_next + F.logsigmoid(-z_next))
+        out = logits.clone()
+        out[..., idx] = torch.where(w_next > 0, log_p - log_q, z)  # no cut: p_k exactly
+        return out
+
+    @staticmethod
+    def part_weights(descriptors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, 1) each: the weights of sample k and sample k + 1 in second k (picture statistics
+        15-16, normalised to sum 1): (1, 0) without a cut or without picture features."""
+        has_pic = descriptors[..., PICTURE_DIM : PICTURE_DIM + 1] > 0.5
+        own = descriptors[..., OWN_SHARE : OWN_SHARE + 1]
+        nxt = descriptors[..., OWN_SHARE + 1 : OWN_SHARE + 2]
+        cut = has_pic & (own < 1)
+        w_own = torch.where(cut, own, torch.ones_like(own))
+        w_next = torch.where(cut, nxt, torch.zeros_like(nxt))
+        total = (w_own + w_next).clamp_min(1e-3)
+        return w_own / total, w_next / total
 
 
     @staticmethod
@@ -187,15 +234,9 @@ class TaggerNet(
         Without a cut or without picture features it is sample k's."""
         if descriptors is None or descriptors.shape[-1] != DESCRIPTOR_DIM:
             return visual
-        has_pic = descriptors[..., PICTURE_DIM : PICTURE_DIM + 1] > 0.5
-        own = descriptors[..., OWN_SHARE : OWN_SHARE + 1]
-        nxt = descriptors[..., OWN_SHARE + 1 : OWN_SHARE + 2]
-        cut = has_pic & (own < 1)
-        w_own = torch.where(cut, own, torch.ones_like(own))
-        w_next = torch.where(cut, nxt, torch.zeros_like(nxt))
-        total = (w_own + w_next).clamp_min(1e-3)
+        w_own, w_next = TaggerNet.part_weights(descriptors)
         following = torch.cat([visual[:, 1:], visual[:, -1:]], 1)
-        return (w_own * visual + w_next * following) / total
+        return w_own * visual + w_next * following
 
     def _descriptor_columns(self, descriptors, b: int, t: int, device) -> torch.Tensor:
         """The checkpoint's descriptor columns from a (B, T, DESCRIPTOR_DIM) array (tag_inputs): its
