@@ -26,16 +26,17 @@ def _cel(h=216, w=384, seed=0):
 
 
 def _camera(frame: int, h=216, w=384):
-    """Camera-like picture: smooth shading, texture coarse enough to survive the 48x27 scaling (a
-    scene's detail) and fresh sensor noise in every frame."""
+    """Camera-like picture as camera footage looks at 48x27: soft shading of dull, natural colours,
+    a little texture and fresh sensor noise in every frame."""
     import cv2
 
     rng = np.random.default_rng(100 + frame)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    base = np.stack([90 + 60 * np.sin(xx / 37 + c) * np.cos(yy / 23 - c) + 0.2 * xx for c in (0, 1, 2)], -1)
-    tex = cv2.GaussianBlur(np.random.default_rng(7).normal(0, 30, (h, w, 3)).astype(np.float32), (0, 0), 6)
-    tex *= 20 / tex.std()
-    return np.clip(base + tex + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    lum = 110 + 50 * np.sin(xx / 37) * np.cos(yy / 23) + 0.15 * xx
+    base = lum[..., None] * np.array([1.0, 0.95, 0.85], np.float32)  # a warm grade, little saturation
+    tex = cv2.GaussianBlur(np.random.default_rng(7).normal(0, 30, (h, w)).astype(np.float32), (0, 0), 6)
+    tex *= 10 / tex.std()
+    return np.clip(base + tex[..., None] + rng.normal(0, 3, (h, w, 3)), 0, 255).astype(np.uint8)
 
 
 def _write(path, frames):
@@ -53,19 +54,33 @@ def _write(path, frames):
 
 
 def test_camera_stats_of_a_split_second():
-    flat = np.array([0.45] * 10 + [0.10] * 15, np.float32)  # 10 drawn frames, then 15 camera frames
+    camera = np.array([0.1] * 10 + [0.9] * 15, np.float32)  # 10 drawn frames, then 15 camera frames
+    flat = np.array([0.45] * 10 + [0.10] * 15, np.float32)
     fine = np.array([1.5] * 10 + [4.0] * 15, np.float32)
     changes = [1.0] * 24
     changes[9] = 40.0  # the cut: frames 9 -> 10
-    cam, cam_own, cam_next, flat_own, flat_next, fine_own, fine_next = camera_stats(flat, fine, changes)
+    cam, cam_own, cam_next, flat_own, flat_next, fine_own, fine_next = camera_stats(camera, flat, fine, changes)
     assert cam == pytest.approx(15 / 25)
     assert (cam_own, cam_next) == (0.0, 1.0)
     assert flat_own == pytest.approx(0.45) and flat_next == pytest.approx(0.10)
     assert fine_own == pytest.approx(1.5 / 16) and fine_next == pytest.approx(4.0 / 16)
-    whole = camera_stats(flat[10:], fine[10:], [1.0] * 14)  # no cut: both parts are the whole second
+    whole = camera_stats(camera[10:], flat[10:], fine[10:], [1.0] * 14)  # no cut: both parts are the whole second
     assert whole[:3].tolist() == [1.0, 1.0, 1.0]
-    textured_drawing = camera_stats(flat[:10], np.full(10, 4.0, np.float32), [1.0] * 9)  # texture, but flat fills
-    assert textured_drawing[:3].tolist() == [0.0, 0.0, 0.0]
+    changes[20] = 35.0  # a second cut (frames 20 -> 21): the next part is the last 4 frames
+    two = camera_stats(camera, flat, fine, changes)
+    assert two[1] == 0.0 and two[2] == 1.0 and two[4] == pytest.approx(0.10)
+
+
+def test_camera_probability_tells_drawn_from_camera_frames():
+    import cv2
+
+    from vpos.extractors.picture import camera_features, camera_probability
+
+    small = lambda img: cv2.resize(img, (48, 27), interpolation=cv2.INTER_CUBIC)  # noqa: E731  (like the decoder's 48x27)
+    cel = np.stack([small(_cel(seed=s)) for s in range(4)])
+    cam = np.stack([small(_camera(s)) for s in range(4)])
+    assert (camera_probability(camera_features(cam)) > 0.5).all()
+    assert (camera_probability(camera_features(cel)) < 0.5).all()
 
 
 def test_picture_extractor_splits_a_second_between_drawn_and_camera_pictures(tmp_path):
