@@ -42,6 +42,14 @@ CONFIGS = {
     "no_descriptors": {"use_sentence": False},
     "descriptors_v2": {"use_sentence": False, "descriptors": True, "picture_dim": 13, "text_summaries": 3},
     "no_align": {"use_sentence": False, "descriptors": True, "align_visual": False},
+    # sixth round: a linear path from the descriptors to the logits (TaggerNet.descriptor_skip), and
+    # the share-weighted mixture of a split second's parts for the picture-kind labels (mix_labels)
+    "no_sentence_skip": {"use_sentence": False, "descriptors": True, "descriptor_skip": True},
+    "no_sentence_mix": {"use_sentence": False, "descriptors": True, "mix_labels": ["footage", "animation", "still"]},
+    # the picture statistics dropped on their own draw in training, not with the visual embeddings
+    # (TaggerNet.picture_dropout_apart), with and without the linear descriptor path
+    "no_sentence_apart": {"use_sentence": False, "descriptors": True, "picture_dropout_apart": True},
+    "no_sentence_apart_skip": {"use_sentence": False, "descriptors": True, "picture_dropout_apart": True, "descriptor_skip": True},
 }
 
 MODEL_CARD = """---

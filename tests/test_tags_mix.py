@@ -51,3 +51,42 @@ def test_mixed_model_forward_and_gradients():
     out.sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
     assert np.isfinite(net.head[-1].weight.grad.numpy()).all()
+
+
+def _inputs(b, t):
+    from vpos.tagger import AUDIO_DIM, EMBED_DIM, SENTENCE_DIM, TEXT_DIM
+
+    d = torch.rand(b, t, DESCRIPTOR_DIM) + 0.1
+    d[..., PICTURE_DIM] = 1.0
+    return torch.randn(b, t, EMBED_DIM), torch.randn(b, t, AUDIO_DIM), torch.rand(b, t, TEXT_DIM), torch.randn(b, SENTENCE_DIM), d
+
+
+def test_descriptor_skip_and_picture_dropout_apart():
+    torch.manual_seed(0)
+    small = dict(labels=["footage", "speech"], descriptors=True, picture_dim=PICTURE_DIM, hidden=8, proj=48, window=3)
+    with pytest.raises(ValueError, match="descriptor_skip needs descriptors"):
+        TaggerNet(labels=["footage"], descriptor_skip=True)
+    net = TaggerNet(**small, descriptor_skip=True).eval()
+    xs = _inputs(2, 5)
+    base = net(*xs)
+    with torch.no_grad():
+        net.skip_d.weight[0, 17] += 5.0  # the camera share feeds the footage logit directly
+    moved = net(*xs) - base
+    assert torch.allclose(moved[..., 0], 5.0 * xs[4][..., 17], atol=1e-5) and torch.allclose(moved[..., 1], torch.zeros(2, 5), atol=1e-6)
+
+    def dropped_rows(**kw):
+        """(picture statistics dropped, visual embeddings dropped) per sample of one training batch."""
+        seen = {}
+        model = TaggerNet(**small, modality_dropout=0.5, **kw).train()
+        model.in_d.register_forward_hook(lambda m, i, o: seen.update(pic=i[0][:, 0, : PICTURE_DIM + 1].abs().sum(-1) == 0))
+        model.lstm_v.register_forward_hook(lambda m, i, o: seen.update(vis=i[0][:, 0].abs().sum(-1) == 0))
+        model(*_inputs(400, 2))
+        return seen["pic"], seen["vis"]
+
+    pic, vis = dropped_rows()
+    assert torch.equal(pic, vis)  # default: the picture statistics drop with the visual embeddings
+    pic, vis = dropped_rows(picture_dropout_apart=True)
+    assert 0.35 < float(pic.float().mean()) < 0.65 and 0.35 < float(vis.float().mean()) < 0.65
+    assert 0.35 < float((pic != vis).float().mean()) < 0.65  # independent draws
+    pic, _ = dropped_rows(picture_dropout_apart=True, use_visual=False)
+    assert pic.all()  # a modality turned off stays off

@@ -74,6 +74,8 @@ class TaggerNet(
         text_summaries: int = LEGACY_TEXT_SUMMARIES,
         align_visual: bool = False,
         mix_labels: tuple | list = (),
+        descriptor_skip: bool = False,
+        picture_dropout_apart: bool = False,
     ):
         super().__init__()
         if pooling not in ("text_guided", "self"):
@@ -129,6 +131,18 @@ class TaggerNet(
             self.lstm_d = nn.LSTM(32, 32, batch_first=True, bidirectional=True)
             fused += 32 + 64
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(fused, 128), nn.ReLU(), nn.Linear(128, len(self.labels)))
+        # A linear path from this second's descriptors straight to the logits: evidence that is a
+        # threshold on one number (the share of the second's frames that look like camera pictures
+        # against a half) is easier to learn than through the dropout and ReLUs of the head.
+        self.descriptor_skip = bool(descriptor_skip)
+        # Training only: the picture statistics dropped on their own draw rather than with the
+        # visual embeddings, so the model also learns to tag from them alone (the embeddings
+        # recognise the training clips themselves and would otherwise leave them unused).
+        self.picture_dropout_apart = bool(picture_dropout_apart)
+        if self.descriptor_skip:
+            if not self.descriptors:
+                raise ValueError("descriptor_skip needs descriptors=True")
+            self.skip_d = nn.Linear(self.picture_dim + 1 + self.text_summaries, len(self.labels))
 
     def _local_pool(self, seq, score):
         """Attention pooling of `seq` (B, T, H) over the window centred on each step, given
@@ -176,11 +190,16 @@ class TaggerNet(
         if self.descriptors:
             d = self._descriptor_columns(descriptors, b, t, visual.device)
             # the picture part drops out with the visual stream, the text part with the text stream
-            keep_d = torch.cat([keep[:, 0, None].expand(b, self.picture_dim + 1), keep[:, 2, None].expand(b, self.text_summaries)], 1)
+            keep_pic = keep[:, 0, None]
+            if self.picture_dropout_apart and self.training and self.modality_dropout > 0:
+                keep_pic = (torch.rand(b, 1, device=visual.device) > self.modality_dropout).float() * flags[0]
+            keep_d = torch.cat([keep_pic.expand(b, self.picture_dim + 1), keep[:, 2, None].expand(b, self.text_summaries)], 1)
             fd = self.in_d(d * keep_d[:, None, :])
             hd, _ = self.lstm_d(fd)
             parts += [fd, hd]
         logits = self.head(torch.cat(parts, 2))
+        if self.descriptor_skip:
+            logits = logits + self.skip_d(d * keep_d[:, None, :])
         if self._mix_index:
             logits = self.mixed_parts(logits, descriptors)
         return logits
