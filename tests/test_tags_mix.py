@@ -90,3 +90,19 @@ def test_descriptor_skip_and_picture_dropout_apart():
     assert 0.35 < float((pic != vis).float().mean()) < 0.65  # independent draws
     pic, _ = dropped_rows(picture_dropout_apart=True, use_visual=False)
     assert pic.all()  # a modality turned off stays off
+
+
+def test_camera_share_decides_footage_in_seconds_a_cut_splits():
+    from vpos.tagger import CAMERA_FRAMES, camera_share_decision
+
+    with pytest.raises(ValueError, match="not in the labels"):
+        TaggerNet(labels=["speech"], camera_share_labels=["footage"])
+    net = TaggerNet(labels=["speech", "footage"], descriptors=True, picture_dim=PICTURE_DIM, camera_share_labels=["footage"])
+    probs = np.full((4, 2), 0.9, np.float32)  # the network says footage everywhere
+    d = _descriptors([1.0, 0.4, 0.3, 1.0], [1.0, 0.6, 0.7, 1.0])[0].numpy()
+    d[:, CAMERA_FRAMES] = [0.1, 0.6, 0.2, 0.0]  # seconds 1 and 2 are split by a cut; 60% and 20% camera frames
+    out = camera_share_decision(net, probs, d)
+    assert out[:, 1].tolist() == pytest.approx([0.9, 1.0, 0.0, 0.9])  # no cut: the network's probability
+    assert (out[:, 0] == probs[:, 0]).all()  # other labels untouched
+    plain = TaggerNet(labels=["speech", "footage"], descriptors=True, picture_dim=PICTURE_DIM)
+    assert camera_share_decision(plain, probs, d) is probs

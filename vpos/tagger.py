@@ -76,6 +76,7 @@ class TaggerNet(
         mix_labels: tuple | list = (),
         descriptor_skip: bool = False,
         picture_dropout_apart: bool = False,
+        camera_share_labels: tuple | list = (),
     ):
         super().__init__()
         if pooling not in ("text_guided", "self"):
@@ -104,6 +105,10 @@ class TaggerNet(
         if self.mix_labels and not (self.descriptors and self.picture_dim > OWN_SHARE + 1):
             raise ValueError("mix_labels reads the cut shares: it needs descriptors=True and picture_dim >= 17")
         self._mix_index = [self.labels.index(x) for x in self.mix_labels]
+        self.camera_share_labels = [str(x) for x in camera_share_labels]
+        unknown = [x for x in self.camera_share_labels if x not in self.labels]
+        if unknown:
+            raise ValueError(f"camera_share_labels {unknown} are not in the labels")
         self.hidden = hidden
         h2 = 2 * hidden
         self.in_v = nn.Sequential(nn.LayerNorm(EMBED_DIM), nn.Dropout(dropout), nn.Linear(EMBED_DIM, proj), nn.ReLU())
@@ -131,14 +136,14 @@ class TaggerNet(
             self.lstm_d = nn.LSTM(32, 32, batch_first=True, bidirectional=True)
             fused += 32 + 64
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(fused, 128), nn.ReLU(), nn.Linear(128, len(self.labels)))
+        # Training only: the picture statistics dropped on their own draw rather than with the
+        # visual embeddings, so the model also learns to tag from them alone (the embeddings can
+        # tell the training clips apart by themselves and leave the statistics unused).
+        self.picture_dropout_apart = bool(picture_dropout_apart)
         # A linear path from this second's descriptors straight to the logits: evidence that is a
         # threshold on one number (the share of the second's frames that look like camera pictures
         # against a half) is easier to learn than through the dropout and ReLUs of the head.
         self.descriptor_skip = bool(descriptor_skip)
-        # Training only: the picture statistics dropped on their own draw rather than with the
-        # visual embeddings, so the model also learns to tag from them alone (the embeddings
-        # recognise the training clips themselves and would otherwise leave them unused).
-        self.picture_dropout_apart = bool(picture_dropout_apart)
         if self.descriptor_skip:
             if not self.descriptors:
                 raise ValueError("descriptor_skip needs descriptors=True")
@@ -432,4 +437,28 @@ def predict_per_second(model: TaggerNet, inp: TagInputs, chunk: int = 64, device
         w = np.hanning(b - a + 2)[1:-1, None] + 1e-3
         out[a:b] += p * w
         wsum[a:b] += w
-    return (out / wsum).astype(np.float32)
+    probs = (out / wsum).astype(np.float32)
+    return camera_share_decision(model, probs, inp.descriptors)
+
+
+CAMERA_FRAMES = 17  # picture statistic: share of the second's frames that look like camera pictures
+
+
+def camera_share_decision(model: TaggerNet, probs: np.ndarray, descriptors: np.ndarray | None) -> np.ndarray:
+    """The checkpoint's `camera_share_labels` (footage) in seconds a cut splits, from the frames.
+
+    A second's truth is what most of its frames show. In a second a cut splits, the camera-picture
+    share of its frames (picture statistic 17: per-frame camera score >= 0.5) measures exactly
+    that, while the network reads the samples on either side and its window (it tags the seconds
+    next to footage as footage). There the label is 1 when at least half the frames look like
+    camera pictures, else 0; seconds without a cut keep the network's probability."""
+    if not getattr(model, "camera_share_labels", None) or descriptors is None or descriptors.shape[-1] != DESCRIPTOR_DIM:
+        return probs
+    d = descriptors[: len(probs)]
+    cut = (d[:, PICTURE_DIM] > 0.5) & (d[:, OWN_SHARE] < 1)
+    decided = (d[:, CAMERA_FRAMES] >= 0.5).astype(np.float32)
+    out = probs.copy()
+    for lab in model.camera_share_labels:
+        j = model.labels.index(lab)
+        out[cut, j] = decided[cut]
+    return out
