@@ -73,6 +73,10 @@ class TaggerNet(
         picture_dim: int = LEGACY_PICTURE_DIM,
         text_summaries: int = LEGACY_TEXT_SUMMARIES,
         align_visual: bool = False,
+        mix_labels: tuple | list = (),
+        descriptor_skip: bool = False,
+        picture_dropout_apart: bool = False,
+        camera_share_labels: tuple | list = (),
     ):
         super().__init__()
         if pooling not in ("text_guided", "self"):
@@ -94,6 +98,17 @@ class TaggerNet(
         self.align_visual = bool(align_visual)
         if self.align_visual and not (self.descriptors and self.picture_dim > OWN_SHARE + 1):
             raise ValueError("align_visual reads the cut shares: it needs descriptors=True and picture_dim >= 17")
+        self.mix_labels = [str(x) for x in mix_labels]
+        unknown = [x for x in self.mix_labels if x not in self.labels]
+        if unknown:
+            raise ValueError(f"mix_labels {unknown} are not in the labels")
+        if self.mix_labels and not (self.descriptors and self.picture_dim > OWN_SHARE + 1):
+            raise ValueError("mix_labels reads the cut shares: it needs descriptors=True and picture_dim >= 17")
+        self._mix_index = [self.labels.index(x) for x in self.mix_labels]
+        self.camera_share_labels = [str(x) for x in camera_share_labels]
+        unknown = [x for x in self.camera_share_labels if x not in self.labels]
+        if unknown:
+            raise ValueError(f"camera_share_labels {unknown} are not in the labels")
         self.hidden = hidden
         h2 = 2 * hidden
         self.in_v = nn.Sequential(nn.LayerNorm(EMBED_DIM), nn.Dropout(dropout), nn.Linear(EMBED_DIM, proj), nn.ReLU())
@@ -121,6 +136,18 @@ class TaggerNet(
             self.lstm_d = nn.LSTM(32, 32, batch_first=True, bidirectional=True)
             fused += 32 + 64
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(fused, 128), nn.ReLU(), nn.Linear(128, len(self.labels)))
+        # Training only: the picture statistics dropped on their own draw rather than with the
+        # visual embeddings, so the model also learns to tag from them alone (the embeddings can
+        # tell the training clips apart by themselves and leave the statistics unused).
+        self.picture_dropout_apart = bool(picture_dropout_apart)
+        # A linear path from this second's descriptors straight to the logits: evidence that is a
+        # threshold on one number (the share of the second's frames that look like camera pictures
+        # against a half) is easier to learn than through the dropout and ReLUs of the head.
+        self.descriptor_skip = bool(descriptor_skip)
+        if self.descriptor_skip:
+            if not self.descriptors:
+                raise ValueError("descriptor_skip needs descriptors=True")
+            self.skip_d = nn.Linear(self.picture_dim + 1 + self.text_summaries, len(self.labels))
 
     def _local_pool(self, seq, score):
         """Attention pooling of `seq` (B, T, H) over the window centred on each step, given
@@ -168,11 +195,55 @@ class TaggerNet(
         if self.descriptors:
             d = self._descriptor_columns(descriptors, b, t, visual.device)
             # the picture part drops out with the visual stream, the text part with the text stream
-            keep_d = torch.cat([keep[:, 0, None].expand(b, self.picture_dim + 1), keep[:, 2, None].expand(b, self.text_summaries)], 1)
+            keep_pic = keep[:, 0, None]
+            if self.picture_dropout_apart and self.training and self.modality_dropout > 0:
+                keep_pic = (torch.rand(b, 1, device=visual.device) > self.modality_dropout).float() * flags[0]
+            keep_d = torch.cat([keep_pic.expand(b, self.picture_dim + 1), keep[:, 2, None].expand(b, self.text_summaries)], 1)
             fd = self.in_d(d * keep_d[:, None, :])
             hd, _ = self.lstm_d(fd)
             parts += [fd, hd]
-        return self.head(torch.cat(parts, 2))
+        logits = self.head(torch.cat(parts, 2))
+        if self.descriptor_skip:
+            logits = logits + self.skip_d(d * keep_d[:, None, :])
+        if self._mix_index:
+            logits = self.mixed_parts(logits, descriptors)
+        return logits
+
+    def mixed_parts(self, logits: torch.Tensor, descriptors: torch.Tensor | None) -> torch.Tensor:
+        """The `mix_labels` (what kind of picture a shot is: footage, animation, a still) as the
+        share-weighted mixture over the second's parts.
+
+        A second's truth is what most of its frames show. When a cut splits second k, the head's
+        output at step k reads as "the shot of sample k" (its frames before the first cut) and at
+        step k + 1 as "the shot after the last cut": the second's probability is
+        (own share * p_k + next share * p_{k+1}) / (own + next) -- a second that is 40% footage
+        before the cut and 60% animation after is not footage, whatever each part looks like.
+        Without a cut it is p_k. Computed in log space and returned as a logit."""
+        if descriptors is None or descriptors.shape[-1] != DESCRIPTOR_DIM:
+            return logits
+        idx = self._mix_index
+        z = logits[..., idx]
+        z_next = torch.cat([z[:, 1:], z[:, -1:]], 1)
+        w_own, w_next = self.part_weights(descriptors)
+        lw_own, lw_next = torch.log(w_own.clamp_min(1e-6)), torch.log(w_next.clamp_min(1e-6))
+        log_p = torch.logaddexp(lw_own + F.logsigmoid(z), lw_next + F.logsigmoid(z_next))
+        log_q = torch.logaddexp(lw_own + F.logsigmoid(-z), lw_next + F.logsigmoid(-z_next))
+        out = logits.clone()
+        out[..., idx] = torch.where(w_next > 0, log_p - log_q, z)  # no cut: p_k exactly
+        return out
+
+    @staticmethod
+    def part_weights(descriptors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, 1) each: the weights of sample k and sample k + 1 in second k (picture statistics
+        15-16, normalised to sum 1): (1, 0) without a cut or without picture features."""
+        has_pic = descriptors[..., PICTURE_DIM : PICTURE_DIM + 1] > 0.5
+        own = descriptors[..., OWN_SHARE : OWN_SHARE + 1]
+        nxt = descriptors[..., OWN_SHARE + 1 : OWN_SHARE + 2]
+        cut = has_pic & (own < 1)
+        w_own = torch.where(cut, own, torch.ones_like(own))
+        w_next = torch.where(cut, nxt, torch.zeros_like(nxt))
+        total = (w_own + w_next).clamp_min(1e-3)
+        return w_own / total, w_next / total
 
 
     @staticmethod
@@ -187,15 +258,9 @@ class TaggerNet(
         Without a cut or without picture features it is sample k's."""
         if descriptors is None or descriptors.shape[-1] != DESCRIPTOR_DIM:
             return visual
-        has_pic = descriptors[..., PICTURE_DIM : PICTURE_DIM + 1] > 0.5
-        own = descriptors[..., OWN_SHARE : OWN_SHARE + 1]
-        nxt = descriptors[..., OWN_SHARE + 1 : OWN_SHARE + 2]
-        cut = has_pic & (own < 1)
-        w_own = torch.where(cut, own, torch.ones_like(own))
-        w_next = torch.where(cut, nxt, torch.zeros_like(nxt))
-        total = (w_own + w_next).clamp_min(1e-3)
+        w_own, w_next = TaggerNet.part_weights(descriptors)
         following = torch.cat([visual[:, 1:], visual[:, -1:]], 1)
-        return (w_own * visual + w_next * following) / total
+        return w_own * visual + w_next * following
 
     def _descriptor_columns(self, descriptors, b: int, t: int, device) -> torch.Tensor:
         """The checkpoint's descriptor columns from a (B, T, DESCRIPTOR_DIM) array (tag_inputs): its
@@ -372,4 +437,28 @@ def predict_per_second(model: TaggerNet, inp: TagInputs, chunk: int = 64, device
         w = np.hanning(b - a + 2)[1:-1, None] + 1e-3
         out[a:b] += p * w
         wsum[a:b] += w
-    return (out / wsum).astype(np.float32)
+    probs = (out / wsum).astype(np.float32)
+    return camera_share_decision(model, probs, inp.descriptors)
+
+
+CAMERA_FRAMES = 17  # picture statistic: share of the second's frames that look like camera pictures
+
+
+def camera_share_decision(model: TaggerNet, probs: np.ndarray, descriptors: np.ndarray | None) -> np.ndarray:
+    """The checkpoint's `camera_share_labels` (footage) in seconds a cut splits, from the frames.
+
+    A second's truth is what most of its frames show. In a second a cut splits, the camera-picture
+    share of its frames (picture statistic 17: per-frame camera score >= 0.5) measures exactly
+    that, while the network reads the samples on either side and its window (it tags the seconds
+    next to footage as footage). There the label is 1 when at least half the frames look like
+    camera pictures, else 0; seconds without a cut keep the network's probability."""
+    if not getattr(model, "camera_share_labels", None) or descriptors is None or descriptors.shape[-1] != DESCRIPTOR_DIM:
+        return probs
+    d = descriptors[: len(probs)]
+    cut = (d[:, PICTURE_DIM] > 0.5) & (d[:, OWN_SHARE] < 1)
+    decided = (d[:, CAMERA_FRAMES] >= 0.5).astype(np.float32)
+    out = probs.copy()
+    for lab in model.camera_share_labels:
+        j = model.labels.index(lab)
+        out[cut, j] = decided[cut]
+    return out

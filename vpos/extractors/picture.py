@@ -31,6 +31,16 @@ the 1/s sample is its first frame only -- a 2-s shot in a fast montage is sample
  16 next_share   share of the second's frames after its last cut: the part the next second's
                  sample shows (1 and 1 without a cut; below 1 together when a shot starts and ends
                  inside the second, unsampled)
+Per 48x27 frame, camera-picture evidence, so a second a cut splits says which part is camera footage
+and how much of the second it covers (the mean flat share of 13 mixes the parts):
+ 17 camera_frames share of the second's frames that look like camera pictures (camera_probability
+                  >= 0.5: a logistic score over per-frame statistics, camera_features)
+ 18 camera_own    that share among the frames before the first cut (all frames without a cut)
+ 19 camera_next   that share among the frames after the last cut (all frames without a cut)
+ 20 flat_own      mean flat share (13) of the frames before the first cut
+ 21 flat_next     mean flat share (13) of the frames after the last cut
+ 22 fine_own      mean texture (14) of the frames before the first cut
+ 23 fine_next     mean texture (14) of the frames after the last cut
 """
 
 from __future__ import annotations
@@ -40,10 +50,23 @@ import numpy as np
 from ..media import Chunk
 from .base import FRAMES, SAMPLES, Extractor, FeatureSet, RunContext
 
-PICTURE_DIM = 17
+PICTURE_DIM = 24
 CUT_CHANGE = 12.0  # mean |grey difference| (0-255) of a cut between two 48x27 frames, at least
 CUT_RATIO = 3.0  # ... and this many times the second's median frame change (a fast pan is not a cut)
 WORK_WIDTH = 256  # spatial statistics are read at this width (cheap; grain survives at 256)
+# Per 48x27 frame, whether it looks like a camera picture: a logistic score over cheap statistics of
+# the frame (camera_features), fitted on the frames of the footage-rich training corpora by
+# `python bench/picture_camera_fit.py` (it prints these constants; validation: other shows' frames).
+# Drawn fills keep equal neighbouring pixels and saturated colours when scaled down (the largest
+# weights: pairs equal within 1 grey level, saturation). It knows footage as the training corpora's
+# clips look at 48x27 -- mostly soft and dull; sharp, finely textured or saturated real video can
+# score low (see the README's unseen-footage figures). Frames only: the tagger weighs it with the rest.
+CAMERA_FEATURES = ("flat1", "flat3", "flat6", "fine", "lap_mean", "lap_median", "colours", "top8", "saturation",
+                   "saturation_std", "contrast", "dark")
+CAMERA_MEAN = np.array([0.29872, 0.44371, 0.55453, 4.72999, 28.27707, 13.03963, 0.28428, 0.52704, 0.36643, 0.18468, 0.55518, 0.05879], np.float32)
+CAMERA_STD = np.array([0.16711, 0.19846, 0.18695, 3.03248, 13.48466, 13.44899, 0.1537, 0.20165, 0.13466, 0.05924, 0.156, 0.10716], np.float32)
+CAMERA_COEF = np.array([-12.9962, -1.9721, 6.1705, 0.8172, -0.4624, -4.1876, -2.6795, 0.5708, -7.1505, 0.9535, 3.8809, 2.1598], np.float32)
+CAMERA_BIAS = -13.1537
 
 
 def spatial_stats(rgb: np.ndarray) -> np.ndarray:
@@ -119,12 +142,13 @@ def _temporal(frames: np.ndarray) -> tuple[np.ndarray, list[float]]:
     ], np.float32), changes
 
 
-def frame_stats(frames: np.ndarray) -> np.ndarray:
-    """(N, 27, 48, 3) uint8 frames -> (2,) statistics 13-14, averaged over the frames."""
+def frame_flat_fine(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 27, 48, 3) uint8 frames -> per frame (flat share of neighbouring pixel pairs, texture in
+    grey levels), each (N,)."""
     import cv2
 
     if len(frames) == 0:
-        return np.zeros(2, np.float32)
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
     f = frames.astype(np.int16)
     flat_x = (np.abs(np.diff(f, axis=2)).max(-1) <= 1).mean((1, 2))
     flat_y = (np.abs(np.diff(f, axis=1)).max(-1) <= 1).mean((1, 2))
@@ -132,20 +156,96 @@ def frame_stats(frames: np.ndarray) -> np.ndarray:
     for fr in frames:
         g = cv2.cvtColor(np.ascontiguousarray(fr), cv2.COLOR_RGB2GRAY)
         fine.append(float(np.abs(g.astype(np.int16) - cv2.medianBlur(g, 3)).mean()))
-    return np.array([float((flat_x + flat_y).mean() / 2), min(1.0, float(np.mean(fine)) / 16.0)], np.float32)
+    return ((flat_x + flat_y) / 2).astype(np.float32), np.asarray(fine, np.float32)
+
+
+def frame_stats(frames: np.ndarray) -> np.ndarray:
+    """(N, 27, 48, 3) uint8 frames -> (2,) statistics 13-14, averaged over the frames."""
+    if len(frames) == 0:
+        return np.zeros(2, np.float32)
+    flat, fine = frame_flat_fine(frames)
+    return np.array([float(flat.mean()), min(1.0, float(fine.mean()) / 16.0)], np.float32)
+
+
+def cut_pairs(changes: list[float]) -> np.ndarray:
+    """Indices of the frame pairs (pair i: frames i -> i + 1) that are cuts."""
+    if not changes:
+        return np.zeros(0, int)
+    d = np.asarray(changes, np.float32)
+    return np.where((d > CUT_CHANGE) & (d > CUT_RATIO * float(np.median(d))))[0]
 
 
 def cut_shares(changes: list[float]) -> np.ndarray:
     """(2,) statistics 15-16 from the frame-pair changes of one second's N frames (N - 1 pairs;
     pair i is frames i -> i + 1): the share of frames before the first cut and after the last."""
     n = len(changes) + 1
-    if not changes:
-        return np.ones(2, np.float32)
-    d = np.asarray(changes, np.float32)
-    cuts = np.where((d > CUT_CHANGE) & (d > CUT_RATIO * float(np.median(d))))[0]
+    cuts = cut_pairs(changes)
     if not len(cuts):
         return np.ones(2, np.float32)
     return np.array([(cuts[0] + 1) / n, (n - cuts[-1] - 1) / n], np.float32)
+
+
+def camera_features(frames: np.ndarray) -> np.ndarray:
+    """(N, 27, 48, 3) uint8 frames -> (N, len(CAMERA_FEATURES)) float32 per-frame statistics: equal
+    neighbouring pixel pairs (|difference| <= 1, 3, 6 in every channel), texture, Laplacian mean and
+    median, colour count (5 bits per channel) and the 8 most frequent colours' share (4 bits),
+    saturation mean and spread, contrast, the share of dark pixels."""
+    import cv2
+
+    out = np.zeros((len(frames), len(CAMERA_FEATURES)), np.float32)
+    for i, fr in enumerate(frames):
+        fr = np.ascontiguousarray(fr)
+        f = fr.astype(np.int16)
+        dx = np.abs(np.diff(f, axis=1)).max(-1)
+        dy = np.abs(np.diff(f, axis=0)).max(-1)
+        g = cv2.cvtColor(fr, cv2.COLOR_RGB2GRAY)
+        lap = np.abs(cv2.Laplacian(g.astype(np.float32), cv2.CV_32F))
+        sat = cv2.cvtColor(fr, cv2.COLOR_RGB2HSV)[..., 1].astype(np.float32) / 255.0
+        q5 = (fr >> 3).astype(np.int32)
+        q4 = (fr >> 4).astype(np.int32)
+        counts = np.bincount(((q4[..., 0] << 8) | (q4[..., 1] << 4) | q4[..., 2]).ravel(), minlength=4096)
+        n = g.size
+        out[i] = (
+            ((dx <= 1).mean() + (dy <= 1).mean()) / 2,
+            ((dx <= 3).mean() + (dy <= 3).mean()) / 2,
+            ((dx <= 6).mean() + (dy <= 6).mean()) / 2,
+            float(np.abs(g.astype(np.int16) - cv2.medianBlur(g, 3)).mean()),
+            float(lap.mean()),
+            float(np.median(lap)),
+            len(np.unique((q5[..., 0] << 10) | (q5[..., 1] << 5) | q5[..., 2])) / n,
+            float(np.sort(counts)[-8:].sum()) / n,
+            float(sat.mean()),
+            float(sat.std()),
+            float(g.std()) / 80.0,
+            float((g < 40).mean()),
+        )
+    return out
+
+
+def camera_probability(features: np.ndarray) -> np.ndarray:
+    """(N, len(CAMERA_FEATURES)) camera_features -> (N,) probability that each frame is a camera picture."""
+    z = ((features - CAMERA_MEAN) / CAMERA_STD) @ CAMERA_COEF + CAMERA_BIAS
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def camera_stats(camera: np.ndarray, flat: np.ndarray, fine: np.ndarray, changes: list[float]) -> np.ndarray:
+    """(7,) statistics 17-23 from one second's per-frame camera probabilities (camera_probability),
+    flat shares and textures (frame_flat_fine) and its frame-pair changes (N frames, N - 1 pairs):
+    the share of frames that look like camera pictures (probability >= 0.5) in the whole second, in
+    the part before its first cut and in the part after its last; the mean flat share and texture of
+    those two parts."""
+    n = len(flat)
+    if n == 0:
+        return np.zeros(7, np.float32)
+    is_camera = (np.asarray(camera) >= 0.5).astype(np.float32)
+    cuts = cut_pairs(changes) if len(changes) == n - 1 else np.zeros(0, int)
+    own = slice(0, cuts[0] + 1) if len(cuts) else slice(0, n)
+    nxt = slice(cuts[-1] + 1, n) if len(cuts) else slice(0, n)
+    tex = np.minimum(1.0, fine / 16.0)
+    return np.array([
+        is_camera.mean(), is_camera[own].mean(), is_camera[nxt].mean(),
+        flat[own].mean(), flat[nxt].mean(), tex[own].mean(), tex[nxt].mean(),
+    ], np.float32)
 
 
 MARGIN = 4  # pixels of the 48x27 frame left out when frames are compared shifted (max shift tried)
@@ -175,14 +275,14 @@ def _best_shift(a: np.ndarray, b: np.ndarray, dx: float, dy: float, unshifted: f
 
 class PictureExtractor(Extractor):
     name = "picture"
-    version = "3"
+    version = "5"  # 4: camera-picture shares and per-part frame statistics (17-23); 5: the logistic camera score
     needs = frozenset({SAMPLES, FRAMES})
     # asks for what the text/visual extractors ask for, so a run with or without them sees the same
     # decoder scaling, then reads at WORK_WIDTH
     sample_width = 384
 
     def config(self):
-        return {"work_width": WORK_WIDTH}
+        return {"work_width": WORK_WIDTH, "camera": [CAMERA_MEAN.tolist(), CAMERA_STD.tolist(), CAMERA_COEF.tolist(), CAMERA_BIAS]}
 
     def begin(self, ctx: RunContext) -> None:
         self._rate = float(ctx.sample_rate)
@@ -210,7 +310,11 @@ class PictureExtractor(Extractor):
             # cuts inside the second only: the pair (previous second's last frame, this second's
             # first) is before this second's sample, which shows the frame after it
             own = changes[1:] if self._last is not None else changes
-            self._temporal[k] = np.concatenate([stats, frame_stats(np.stack(fr)), cut_shares(own)])
+            frames = np.stack(fr)
+            flat, fine = frame_flat_fine(frames)
+            whole = np.array([float(flat.mean()), min(1.0, float(fine.mean()) / 16.0)], np.float32)  # = frame_stats
+            camera = camera_probability(camera_features(frames))
+            self._temporal[k] = np.concatenate([stats, whole, cut_shares(own), camera_stats(camera, flat, fine, own)])
             self._last = fr[-1]
         self._last_second = next_second
 
