@@ -97,8 +97,8 @@ sentence model).
 |---|---|---|---|---|
 {rows}
 
-bench/results/tags_eval_footage5.json has this checkpoint's figures (three seeds, and `_unseen_test`:
-footage no training used); bench/results/tags_eval_footage_round.json the previous checkpoint's and
+bench/results/tags_eval_footage6.json has this checkpoint's figures (three seeds, and `_unseen_test`:
+footage no training used); bench/results/tags_eval_footage5.json the previous checkpoint's,
 bench/results/tags_eval.json the third round's, with the ablations.
 
 Macro F1 (labels with positives in the test shows): {macro}
@@ -279,15 +279,14 @@ def print_tables(results: dict) -> None:
             print(f"| {lab} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v.get('ap', float('nan')):.3f} | {v['positives']} | {wf:.3f} | {r['_thresholds'][j]} |")
 
 
-COMMAND = ("python bench/tags_dataset.py --corpus /tmp/bench_corpus --cache /tmp/tags_cache --out /tmp/tags3/data_b "
-           "--require visual,audio,text,picture; python bench/tags_dataset.py --corpus /tmp/motion_corpus --cache /tmp/tags_cache "
-           "--out /tmp/tags3/data_small --require visual,audio,text,picture; fourth round's footage shows -> /tmp/tags4/data_a; "
-           "fifth round: python -m vpos corpus build --preset train --footage CLIPS --footage-share 0.5 [--vary-footage] "
-           "--only-episode 1 (seeds 110/111 -> /tmp/tags5/data_f, 113/114/115 with --vary-footage -> /tmp/tags5/data_v, "
-           "116 -> /tmp/tags5/data_val) and bench/tags_dataset.py --extract; python bench/tags_eval.py --data /tmp/tags3/data_b "
-           "--extra-train /tmp/tags3/data_small /tmp/tags4/data_a /tmp/tags5/data_f /tmp/tags5/data_v --extra-val /tmp/tags5/data_val "
-           "--models-dir /tmp/tags5/models_vv --max-seconds 400 --configs no_sentence --seeds 0 1 2 --unseen-test "
-           "/tmp/tags4/data_unseen /tmp/tags5/data_unseen2; the same with --eval-only --save weights/tags (see the README)")
+COMMAND = ("the fifth round's corpora (python -m vpos corpus build --preset train --footage CLIPS --footage-share 0.5 "
+           "[--vary-footage] --only-episode 1, seeds 110/111, 113/114/115 with --vary-footage, 116 for validation; the bench, "
+           "small-preset and fourth-round corpora) turned into datasets by bench/tags_dataset.py --extract with the picture "
+           "extractor's version 5 into R=/tmp/foot/r5 (data_b, data_small, data_a, data_f, data_v, data_val, data_unseen, "
+           "data_unseen2); python bench/tags_eval.py --data $R/data_b --extra-train $R/data_small $R/data_a $R/data_f $R/data_v "
+           "--extra-val $R/data_val --max-seconds 400 --configs no_sentence_camera_share --seeds 0 1 2 --unseen-test "
+           "$R/data_unseen $R/data_unseen2 --models-dir /tmp/foot/models_cam5; the same with --eval-only --save weights/tags "
+           "--ship no_sentence_camera_share --out bench/results/tags_eval_footage6.json (see the README)")
 
 
 def _unseen_footage(rep) -> str:
