@@ -60,7 +60,8 @@ class CharacterOptions:
     # best cell (`match_scores`, the matching before region matching became the default). An
     # unknown character drawn in the show's style has cells (face, skin) as close to a known name as
     # that name's own, so one cell was enough to name it. Dev shows, v4 network recalibrated on dev
-    # with region matching (references picked away from cuts; bench/results/characters-v4-dev-region.json):
+    # with region matching (references picked away from cuts; bench/results/characters-v4-dev-region.json,
+    # run with the later steps unsampled_shots and expand_probability off):
     # cell / region at threshold 0.7: acc 0.961 / 0.961, F1 0.949 / 0.948, wrong-name 20.6% / 0.4%;
     # region at 0.65 / 0.75: wrong-name 2.1% / 0.3%, acc 0.959 / 0.959 (0.7 chosen on dev: best
     # acc + F1 with wrong-name <= 2%). With the second version's network region matching was worse (README).
