@@ -544,9 +544,14 @@ def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
     name's score in a sample is its best region's. One cell of an unknown character that happens
     to look like a name (a face drawn in the show's style, the same skin) no longer names it: the
     rest of the region must agree."""
-    out = np.zeros((len(obj), len(banks)), np.float32)
-    for (f, k), (score, _) in named_regions(obj, desc, pos, banks, threshold, background, background_margin,
-                                            ambiguity_margin, min_name_cells, floors, allowed).items():
+    return region_scores(named_regions(obj, desc, pos, banks, threshold, background, background_margin,
+                                       ambiguity_margin, min_name_cells, floors, allowed), len(obj), len(banks))
+
+
+def region_scores(regions: dict, n: int, names: int) -> np.ndarray:
+    """(n, names) each name's best region score per sample, from `named_regions`."""
+    out = np.zeros((n, names), np.float32)
+    for (f, k), (score, _) in regions.items():
         out[f, k] = max(0.0, score)
     return out
 
@@ -567,15 +572,20 @@ def expand_banks(banks: list, raw: np.ndarray, regions: dict, desc: np.ndarray, 
 
 def name_similarities(cell_obj: np.ndarray, desc: np.ndarray, banks: list, threshold: float, options: "CharacterOptions",
                       cell_pos: np.ndarray | None = None, background: np.ndarray | None = None,
-                      floors: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
-    """(N, names) similarity of each sample to each name, by regions (`match_regions`) when
+                      floors: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                      with_regions: bool = False):
+    """(N, names) similarity of each sample to each name, by regions (`named_regions`) when
     `options.match_by` is "region" and cell positions are known, else by cells (`match_scores`).
-    The one place the detector and its calibration get their similarities from."""
+    The one place the detector and its calibration get their similarities from. `with_regions`:
+    return (similarities, the named regions or None) -- the detector grows references from them."""
     obj = cell_obj.astype(np.float32)
     args = (background, options.background_margin, options.ambiguity_margin, options.min_name_cells, floors, allowed)
     if options.match_by == "region" and cell_pos is not None:
-        return match_regions(obj, desc, cell_pos, banks, threshold, *args)
-    return match_scores(obj, desc, banks, threshold, *args)
+        regions = named_regions(obj, desc, cell_pos, banks, threshold, *args)
+        sims = region_scores(regions, len(obj), len(banks))
+    else:
+        regions, sims = None, match_scores(obj, desc, banks, threshold, *args)
+    return (sims, regions) if with_regions else sims
 
 
 def cluster_allowed(cell_obj: np.ndarray, cell_emb: np.ndarray, cell_pos: np.ndarray, banks: list, threshold: float,
@@ -736,12 +746,11 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
         # embeddings only (no colour): clusters are identities, as in discovery
         allowed = cluster_allowed(cell_obj, cell_emb, cell_pos, [refs.banks[k] for k in names], head.obj_threshold,
                                   options.cluster_margin, options.cluster_distance)
-    sims = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background, floors, allowed)
+    sims, regions = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background, floors,
+                                      allowed, with_regions=True)
     raw = head.calibrate(sims) if n else np.zeros((0, len(names)))
-    if options.expand_probability > 0 and options.match_by == "region" and cell_pos is not None and n:
+    if options.expand_probability > 0 and regions is not None and n:
         # a second pass with each name's confident regions of this video added to its references
-        regions = named_regions(cell_obj.astype(np.float32), desc, cell_pos, banks, head.obj_threshold, background,
-                                options.background_margin, options.ambiguity_margin, options.min_name_cells, floors, allowed)
         banks = expand_banks(banks, raw, regions, desc, options.expand_probability, options.expand_samples)
         sims = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background, floors, allowed)
         raw = head.calibrate(sims)
