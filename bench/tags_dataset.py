@@ -10,13 +10,13 @@ title, and per-second targets of the default vocabulary from its truth JSON
 corpus's preset and seed; the plan's shots are checked against the truth's, frame for frame).
 """
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from vpos.corpus.relabel import without_camera_moves  # noqa: E402
 from vpos.tagger import tag_inputs  # noqa: E402
 from vpos.tags import DEFAULT_VOCABULARY, labels_from_truth, sentence_embedding  # noqa: E402
 from vpos.train_tags import Episode, video_features  # noqa: E402
@@ -66,16 +66,7 @@ class PlanSource:
         return mask_per_second(mask, float(truth["fps"]), float(truth["duration"]))[: len(truth["per_second"]["speech"])]
 
 
-@contextlib.contextmanager
-def _without_camera_moves():
-    import vpos.corpus.shows as shows
-
-    saved = shows.add_camera_moves
-    shows.add_camera_moves = lambda *args, **kwargs: None
-    try:
-        yield
-    finally:
-        shows.add_camera_moves = saved
+_without_camera_moves = without_camera_moves  # plans of truth without "motion" (vpos/corpus/relabel.py)
 
 
 def main():

@@ -44,8 +44,13 @@ def labels_from_truth(truth: dict, n: int, vocabulary=DEFAULT_VOCABULARY) -> np.
     fps = float(truth["fps"])
     n_frames = int(truth.get("frame_count") or round(truth["duration"] * fps))
     kind = np.array(["scene"] * max(n_frames, 1), dtype=object)
+    # `footage` means live action / real video: a footage shot of a CG clip (the truth's
+    # `live_action: false`, e.g. Big Buck Bunny; vpos/corpus/material.py CG_FOOTAGE) is animation.
+    # Truth written before the field existed counts every footage shot as live action.
+    live = np.zeros(max(n_frames, 1), bool)
     for sh in truth.get("shots", []):
         kind[sh["start_frame"] : sh["end_frame"]] = sh["kind"]
+        live[sh["start_frame"] : sh["end_frame"]] = sh["kind"] == "footage" and sh.get("live_action", True) is not False
     seg = np.array([""] * max(n_frames, 1), dtype=object)
     for s in truth.get("segments", []):
         seg[s["start_frame"] : s["end_frame"]] = s["label"]
@@ -79,9 +84,9 @@ def labels_from_truth(truth: dict, n: int, vocabulary=DEFAULT_VOCABULARY) -> np.
         elif label == "sponsor_card":
             y[:, j] = frame_share(kind == "sponsor") >= 0.5
         elif label == "footage":
-            y[:, j] = frame_share(kind == "footage") >= 0.5
+            y[:, j] = frame_share(live) >= 0.5
         elif label == "animation":
-            y[:, j] = frame_share(kind != "footage") >= 0.5
+            y[:, j] = frame_share(~live) >= 0.5
         else:
             raise ValueError(f"label {label!r} is not in the corpus truth")
     return y

@@ -1,4 +1,4 @@
-"""Command line: ``vpos corpus build|fetch|export`` and ``vpos eval``.
+"""Command line: ``vpos corpus build|fetch|export|relabel`` and ``vpos eval``.
 
 The lead registers :func:`add_corpus_parser` and :func:`add_eval_parser` in ``python -m vpos``;
 ``python -m vpos.corpus.cli build ...`` / ``... eval ...`` work stand-alone.
@@ -235,6 +235,9 @@ def add_corpus_parser(subparsers) -> argparse.ArgumentParser:
     e.add_argument("--start-seconds", type=float, default=200.0)
     e.add_argument("--end-seconds", type=float, default=180.0)
     e.set_defaults(func=_cmd_export)
+    from .relabel import add_relabel_parser
+
+    add_relabel_parser(sub)  # relabel DIR: footage shots' clip/live_action into older truth
     return p
 
 
@@ -255,7 +258,7 @@ def main(argv=None) -> int:
     add_eval_parser(sub)
     argv = list(sys.argv[1:] if argv is None else argv)
     # allow "build ..." / "fetch ..." / "export ..." without the "corpus" word
-    if argv and argv[0] in ("build", "fetch", "export"):
+    if argv and argv[0] in ("build", "fetch", "export", "relabel"):
         argv = ["corpus"] + argv
     args = ap.parse_args(argv)
     return args.func(args)

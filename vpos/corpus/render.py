@@ -224,8 +224,9 @@ class FootageClip:
     """Frames of real footage, resized (and colour graded) lazily; `look` (corpus build
     --footage-share) also varies how the camera and the transfer rendered it."""
 
-    def __init__(self, frames, W: int, H: int, hue: float, look: Optional[dict] = None):
+    def __init__(self, frames, W: int, H: int, hue: float, look: Optional[dict] = None, source: Optional[str] = None):
         self.src, self.W, self.H, self.hue, self.look = list(frames), W, H, hue, look
+        self.source = source  # the video file; None for the procedural stand-in (a drawn location)
         self._cache: Dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -241,6 +242,21 @@ class FootageClip:
                 self._cache.clear()
             self._cache[i] = got
         return got
+
+
+def pick_footage_file(files: List[str], rng) -> str:
+    """The clip a footage shot shows: the first draw of its rng (rng_for("footage", shot.bg[1]))."""
+    return files[int(rng.integers(len(files)))]
+
+
+def footage_shot_source(files: List[str], seed: int) -> Optional[dict]:
+    """Truth fields of a footage shot: which clip it shows and whether that clip is live action (a
+    CG clip such as Big Buck Bunny is labelled `animation`; material.CG_FOOTAGE); None without clips
+    (no footage shots are planned then)."""
+    if not files:
+        return None
+    path = pick_footage_file(files, rng_for("footage", seed))
+    return {"clip": Path(path).name, "live_action": M.footage_is_live_action(path)}
 
 
 class Assets:
@@ -285,7 +301,7 @@ class Assets:
         rng = rng_for("footage", seed)
         clip = None
         if files:
-            path = files[int(rng.integers(len(files)))]
+            path = pick_footage_file(files, rng)
             src = M.cached_footage(path)
             if "bikes" in Path(path).name:  # stay inside one shot of the clip (25 fps source)
                 k = int(rng.integers(0, len(BIKES_CUTS) - 2))
@@ -300,7 +316,7 @@ class Assets:
                     a += int(rng.integers(0, max(1, (b - a) // 2)))
                     step = int(rng.choice([1, 1, 2]))
                     look = draw_footage_look(rng)
-                clip = FootageClip(src[a:b:step], self.W, self.H, hue, look)
+                clip = FootageClip(src[a:b:step], self.W, self.H, hue, look, source=path)
                 self.used_files.add(path)
         if clip is None:  # procedural stand-in: a drawn location
             clip = FootageClip([self.background(("loc", list(self.show.locations)[0]))], self.W, self.H, 0.0)
@@ -839,6 +855,13 @@ def build_truth(plan: EpisodePlan, comp: Compositor, speech: list, music: list, 
     shots, transitions = [], []
     for i, sh in enumerate(plan.shots):
         shots.append({"start_frame": sh.start, "end_frame": sh.start + sh.n, "segment": sh.segment, "kind": sh.kind})
+        if sh.kind == "footage" and sh.bg[0] == "footage":
+            src = footage_shot_source(comp.A.lib.fetched.footage, sh.bg[1])
+            shown = comp.A._footage.get(sh.bg[1])
+            if src and shown is not None and shown.source is None:  # the clip gave no frames: a drawing was shown
+                src = {"clip": None, "live_action": False}
+            if src:
+                shots[-1].update(src)
         if i > 0:
             transitions.append({"frame": sh.start, "type": sh.trans_in if sh.trans_len else "cut",
                                 "length": int(sh.trans_len)})
