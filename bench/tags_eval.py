@@ -90,16 +90,17 @@ sentence model).
   [--vary-footage]`), {n_train} training seconds; cached features, {epochs} epochs on CPU.
 - Footage no training used (other packages' real clips: imageio's cockatoo/realshort, the
   transnetv2 wheel's test video, `--unseen-test`): footage F1 {unseen_footage} -- see the README's
-  tags section.{camera_share}
+  tags section.{camera_share}{data_note}
 - Held-out test ({test_shows}, shows never seen in training), per second:
 
 | label | precision | recall | F1 | positive seconds |
 |---|---|---|---|---|
 {rows}
 
-bench/results/tags_eval_footage6.json has this checkpoint's figures (three seeds, and `_unseen_test`:
-footage no training used); bench/results/tags_eval_footage5.json the previous checkpoint's,
-bench/results/tags_eval.json the third round's, with the ablations.
+{results} has this checkpoint's figures (three seeds, and `_unseen_test`:
+footage no training used); earlier: bench/results/tags_eval_footage6.json (the sixth round's, on the
+truth before Big Buck Bunny was labelled animation), bench/results/tags_eval_footage5.json (the
+fifth round's checkpoint), bench/results/tags_eval.json (the third round's, with the ablations).
 
 Macro F1 (labels with positives in the test shows): {macro}
 
@@ -286,7 +287,10 @@ COMMAND = ("the fifth round's corpora (python -m vpos corpus build --preset trai
            "data_unseen2); python bench/tags_eval.py --data $R/data_b --extra-train $R/data_small $R/data_a $R/data_f $R/data_v "
            "--extra-val $R/data_val --max-seconds 400 --configs no_sentence_camera_share --seeds 0 1 2 --unseen-test "
            "$R/data_unseen $R/data_unseen2 --models-dir /tmp/foot/models_cam5; the same with --eval-only --save weights/tags "
-           "--ship no_sentence_camera_share --out bench/results/tags_eval_footage6.json (see the README)")
+           "--ship no_sentence_camera_share --out bench/results/tags_eval_footage6.json; the figures: the corpora's truth "
+           "relabelled (python -m vpos corpus relabel DIR: the CG clip Big Buck Bunny's shots are animation) and the datasets "
+           "rebuilt the same way into /tmp/foot/r6, then the same --eval-only command with R=/tmp/foot/r6 --out "
+           "bench/results/tags_eval_footage6_relabelled.json (see the README)")
 
 
 def _unseen_footage(rep) -> str:
@@ -313,8 +317,9 @@ def save(model, rep, a, n_train, name):
                       f"\n- In seconds a cut splits, {', '.join(model.camera_share_labels)} is decided by the share of the "
                       "second's frames the picture extractor's per-frame camera score (version 5, statistic 17) calls camera "
                       "pictures: 1 at half or more, else 0 (config.json `camera_share_labels`; vpos/tagger.py "
-                      "camera_share_decision). The default corpora label the CG clip bigbuckbunny.mp4 `footage`; "
-                      "this rule does not (README, sixth round).")))
+                      "camera_share_decision)."),
+        data_note=f"\n- Data: {a.data_note}" if a.data_note else "",
+        results=a.out))
     print(f"saved {out}")
 
 

@@ -11,6 +11,11 @@ which clip (the renderer's choice: vpos/corpus/render.py `footage`) and scores e
 `footage` seconds three ways: as labelled; against live-action truth (a second is footage when
 live-action clips cover more than half of it; Big Buck Bunny seconds count as not footage); and as
 labelled with the seconds Big Buck Bunny covers more than half of left out.
+
+The builder now writes each footage shot's clip and `live_action` into the truth and labels CG
+footage `animation` (vpos/corpus/material.py CG_FOOTAGE); corpora rendered before are corrected with
+`python -m vpos corpus relabel DIR`. On datasets built from relabelled truth, "as labelled" and
+"live-action truth" agree (a check that the two ways of knowing the clip give the same seconds).
 """
 import argparse
 import json
@@ -26,11 +31,11 @@ from bench.tags_dataset import _without_camera_moves  # noqa: E402
 from vpos.tagger import TaggerNet, predict_per_second  # noqa: E402
 from vpos.train_tags import Episode, prf  # noqa: E402
 
-CG_CLIPS = ("bigbuckbunny",)
 
 
 def clip_cover(truth: dict, plan, files: list, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per second: (share covered by CG footage shots, share covered by live-action footage shots)."""
+    from vpos.corpus.material import footage_is_live_action
     from vpos.corpus.shows import rng_for
 
     fps = float(truth["fps"])
@@ -41,7 +46,7 @@ def clip_cover(truth: dict, plan, files: list, n: int) -> tuple[np.ndarray, np.n
         name = Path(files[int(rng_for("footage", sh.bg[1]).integers(len(files)))]).name
         a, b = sh.start / fps, (sh.start + sh.n) / fps
         for k in range(int(a), min(n, int(np.ceil(b)))):
-            (cg if any(c in name for c in CG_CLIPS) else live)[k] += max(0.0, min(b, k + 1) - max(a, k))
+            (live if footage_is_live_action(name) else cg)[k] += max(0.0, min(b, k + 1) - max(a, k))
     return cg, live
 
 
