@@ -59,15 +59,23 @@ def cached_backbone(backbone, t):
 CM.backbone_features = cached_backbone  # run_dense looks it up in the module at call time
 
 
-def samples_of(video) -> np.ndarray:
-    """The pipeline's 1/s samples of a video as network inputs (M, 224, 384, 3)."""
+def samples_of(video) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pipeline's 1/s samples of a video as network inputs (M, 224, 384, 3), and its samples of
+    the shots the grid misses (E, 224, 384, 3) with their times (E,), as the characters extractor
+    gets them."""
     from vpos.extractors.visual import as_rgb
     from vpos.media import DecodePlan, decode, probe
 
     info = probe(str(video))
-    out = [CM.prepare_frames(as_rgb(ch.samples)) for ch in decode(info, DecodePlan(sample_rate=1.0, sample_width=384))
-           if len(ch.samples)]
-    return np.concatenate(out)
+    grid, shot, times = [], [], []
+    for ch in decode(info, DecodePlan(sample_rate=1.0, sample_width=384, shot_samples=True)):
+        if len(ch.samples):
+            grid.append(CM.prepare_frames(as_rgb(ch.samples)))
+        if len(ch.shot_sample_times):
+            shot.append(CM.prepare_frames(as_rgb(ch.shot_samples)))
+            times.extend(ch.shot_sample_times)
+    shot_x = np.concatenate(shot) if shot else np.zeros((0,) + grid[0].shape[1:], np.uint8)
+    return np.concatenate(grid), shot_x, np.asarray(times, np.float64)
 
 
 def collect(shows: list[str], out: str) -> None:
@@ -87,8 +95,9 @@ def collect(shows: list[str], out: str) -> None:
             info = probe(str(video), opts.limits)
             feats, _, _, _ = extract_features(info, content_hash(str(video)), opts)
             cuts = [s.start_time for s in build_shots(feats["shots"], info.fps, opts.shot_threshold)[1:]]
+            x, shot_x, shot_t = samples_of(video)
             eps.append({"name": tp.name[: -len(".truth.json")], "show": show, "truth": truth, "cuts": cuts,
-                        "x": samples_of(video), "refs": reference_canvases(refs_in)})
+                        "x": x, "shot_x": shot_x, "shot_t": shot_t, "refs": reference_canvases(refs_in)})
             print(eps[-1]["name"], len(eps[-1]["x"]), {k: len(v) for k, v in eps[-1]["refs"].items()}, flush=True)
     pickle.dump(eps, open(out, "wb"), protocol=4)
 
@@ -97,6 +106,22 @@ def reference_canvases(refs_in: dict[str, list]) -> dict[str, np.ndarray]:
     from vpos.characters import reference_canvas
 
     return {k: np.stack([reference_canvas(a) for a in v[:5]]) for k, v in refs_in.items()}
+
+
+def add_shot_samples(shows: list[str], eps_path: str) -> None:
+    """Add the samples of the shots the 1/s grid misses to an episodes pickle collected before the
+    characters extractor took them (its grid samples, references, cuts and truth are kept)."""
+    eps = pickle.load(open(eps_path, "rb"))
+    videos = {}
+    for spec in shows:
+        corpus, show = spec.rsplit(":", 1)
+        videos.update({tp.name[: -len(".truth.json")]: B.video_of(tp) for tp in sorted(Path(corpus, show).glob("*.truth.json"))})
+    for e in eps:
+        x, e["shot_x"], e["shot_t"] = samples_of(videos[e["name"]])
+        if len(x) != len(e["x"]):
+            raise SystemExit(f"{e['name']}: {len(x)} samples now, {len(e['x'])} in the pickle")
+        print(e["name"], len(e["shot_t"]), "shot samples", flush=True)
+    pickle.dump(eps, open(eps_path, "wb"), protocol=4)
 
 
 def repick(shows: list[str], eps_path: str) -> None:
@@ -145,7 +170,13 @@ def episode_cells(e: dict, weights) -> dict:
 
     obj, emb = run_dense(get_model("cpu"), load_head(weights), e["x"])
     o, em, p = sparse_cells(obj, emb)
-    return {"cell_obj": o, "cell_emb": em, "cell_pos": p, "cell_hist": cell_histograms(e["x"], p)}
+    out = {"cell_obj": o, "cell_emb": em, "cell_pos": p, "cell_hist": cell_histograms(e["x"], p)}
+    if len(e.get("shot_t", ())):
+        obj, emb = run_dense(get_model("cpu"), load_head(weights), e["shot_x"])
+        o, em, p = sparse_cells(obj, emb)
+        out["shot"] = {"times": e["shot_t"], "cell_obj": o, "cell_emb": em, "cell_pos": p,
+                       "cell_hist": cell_histograms(e["shot_x"], p)}
+    return out
 
 
 def prepared(eps, weights, opts, memo):
@@ -161,7 +192,7 @@ def prepared(eps, weights, opts, memo):
         yield e, memo[key], memo[rkey]
 
 
-def evaluate(eps, weights, opts, memo, verbose=False) -> dict:
+def evaluate(eps, weights, opts, memo, verbose=False, use_shot_samples=True) -> dict:
     from vpos.characters import detect_characters
     from vpos.evaluate import score_characters
 
@@ -170,7 +201,8 @@ def evaluate(eps, weights, opts, memo, verbose=False) -> dict:
     for e, cf, refs in prepared(eps, weights, opts, memo):
         truth, n = e["truth"], len(e["x"])
         res = detect_characters(cf["cell_obj"], cf["cell_emb"], refs, float(truth["duration"]), e["cuts"], 1.0, weights, opts,
-                                cell_hist=cf["cell_hist"], cell_pos=cf["cell_pos"])
+                                cell_hist=cf["cell_hist"], cell_pos=cf["cell_pos"],
+                                shot_samples=cf.get("shot") if use_shot_samples else None)
         sc = score_characters(truth, {"characters": res.to_dict()})
         for k in ("correct", "total", "tp", "fp", "fn"):
             t[k] += sc[k]
@@ -181,6 +213,10 @@ def evaluate(eps, weights, opts, memo, verbose=False) -> dict:
         t["on"] += on
         if verbose:
             print(e["name"], round(sc["correct"] / max(1, sc["total"]), 3), sc["tp"], sc["fp"], sc["fn"], w, on, flush=True)
+            for k, r in sc["per_character"].items():  # screen time per character: truth, predicted, error %
+                if r["screen_time_truth"] > 0:
+                    print(f"  {k:12s} {r['screen_time_truth']:7.1f} {r['screen_time_pred']:7.1f} "
+                          f"{100.0 * (r['screen_time_pred'] - r['screen_time_truth']) / r['screen_time_truth']:+6.1f}%")
     return {"episodes": len(eps), "accuracy": round(t["correct"] / max(1, t["total"]), 4),
             "f1": round(2 * t["tp"] / max(1, 2 * t["tp"] + t["fp"] + t["fn"]), 4),
             "screen_time_error_pct_mean": round(float(np.mean(st)), 2) if st else None,
@@ -227,7 +263,7 @@ def calibrate(eps, weights, opts, memo) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["collect", "repick", "warm", "eval", "calibrate"])
+    ap.add_argument("command", choices=["collect", "repick", "shot-samples", "warm", "eval", "calibrate"])
     ap.add_argument("--eps", required=True, help="pickle of the episodes' samples, references and truth")
     ap.add_argument("--store", default=None, help="pickle of the cached backbone features")
     ap.add_argument("--shows", default="", help="collect, repick: CORPUS:SHOW,CORPUS:SHOW,...")
@@ -236,6 +272,8 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="calibrate: write calib_a/calib_b into the weights' config.json")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--no-shot-samples", action="store_true",
+                    help="eval: leave out the samples of the shots the 1/s grid misses (the matching before they were taken)")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     if args.command == "collect":
@@ -243,6 +281,9 @@ def main(argv=None) -> int:
         return 0
     if args.command == "repick":
         repick(args.shows.split(","), args.eps)
+        return 0
+    if args.command == "shot-samples":
+        add_shot_samples(args.shows.split(","), args.eps)
         return 0
     from vpos.characters import CharacterOptions
 
@@ -256,7 +297,7 @@ def main(argv=None) -> int:
         opts = CharacterOptions(skip_empty_references=True, **json.loads(spec))
         t0 = time.time()
         if args.command == "eval":
-            r = evaluate(eps, args.weights, opts, memo, args.verbose)
+            r = evaluate(eps, args.weights, opts, memo, args.verbose, not args.no_shot_samples)
         else:
             r = calibrate(eps, args.weights, opts, memo)
             if args.write:

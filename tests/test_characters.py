@@ -537,3 +537,40 @@ def test_confident_regions_of_the_video_extend_a_names_references():
     out = expand_banks([a[None]], raw, regions, desc, 0.8, 5)[0]
     assert out.shape == (4, 4) and np.allclose(out[1:], [a, c, d])
     assert expand_banks([a[None]], raw, regions, desc, 0.8, 1)[0].shape == (3, 4)
+
+
+def test_a_shot_sample_decides_the_shot_the_grid_misses():
+    cuts = [1.2, 3.3, 3.7, 6.2]  # the shot [3.3, 3.7) holds no grid sample
+    one = np.array([0, 0, 1, 1, 0, 0, 0, 0], bool)  # present before the short shot only
+    # its own sample (taken by the decoder inside it) says present / absent; "both" alone says absent
+    assert intervals_from_mask(one, 1.0, 8.0, cuts, shot_samples=[(3.38, True)]) == [[1.2, 3.7]]
+    both = np.array([0, 0, 1, 1, 1, 1, 0, 0], bool)
+    assert intervals_from_mask(both, 1.0, 8.0, cuts, shot_samples=[(3.38, False)]) == [[1.2, 3.3], [3.7, 5.5]]
+    # a shot sample inside a shot that holds grid samples changes nothing; with "none" it still counts
+    assert intervals_from_mask(one, 1.0, 8.0, cuts, shot_samples=[(2.5, True)]) == [[1.2, 3.3]]
+    assert intervals_from_mask(one, 1.0, 8.0, cuts, "none", [(3.38, True)]) == [[1.2, 3.7]]
+
+
+def test_the_extractor_keeps_shot_samples_apart_from_the_grid(character_clip):
+    import dataclasses
+
+    from vpos.characters import video_frame
+    from vpos.extractors.base import RunContext
+    from vpos.extractors.characters import CharacterExtractor
+    from vpos.media import probe
+    from vpos.synth import chunk_of_samples
+
+    path, _ = character_clip
+    a, b = video_frame(str(path), 1.0), video_frame(str(path), 4.0)  # Akari alone; Akari and Botan
+    ex = CharacterExtractor()
+    ex.begin(RunContext(info=probe(str(path)), sample_rate=1.0, batch_size=2))
+    chunk = dataclasses.replace(chunk_of_samples(np.stack([a, a])), shot_samples=np.stack([b]),
+                                shot_sample_times=np.array([1.4]))
+    ex.update(chunk)
+    ex.update(chunk_of_samples(np.stack([b]), sample_start=2, index=1))
+    fs = ex.finish()
+    assert fs["cell_obj"].shape[0] == 3 and fs["shot_cell_obj"].shape[0] == 1 and fs["shot_times"].tolist() == [1.4]
+    assert fs["shot_cell_emb"].shape[1:] == fs["cell_emb"].shape[1:]
+    # the shot sample is the same picture as grid sample 2: the same cells, whichever batch it ran in
+    np.testing.assert_allclose(fs["shot_cell_obj"][0].astype(np.float32), fs["cell_obj"][2].astype(np.float32), atol=2e-2)
+    assert not np.allclose(fs["shot_cell_obj"][0].astype(np.float32), fs["cell_obj"][0].astype(np.float32), atol=2e-2)

@@ -128,3 +128,26 @@ def test_analysis_counts_frames_exactly(clips, cache_dir):
     r = vpos.analyze(path, vpos.AnalysisOptions(extractors=("shots",), cache_dir=cache_dir))
     assert r.video.frame_count == truth.frame_count
     assert r.video.duration == pytest.approx(truth.frame_count / truth.fps, abs=1e-3)
+
+
+def test_decode_takes_a_sample_from_each_shot_the_grid_misses(tmp_path):
+    from vpos.synth import ShotSpec, render_clip
+
+    # 25 fps: shots [0, 1.32) [1.32, 1.72) [1.72, 2.52) [2.52, 2.8) [2.8, 4.0); grid samples at 0, 1, 2, 3 s
+    # (and 4 s): the shots [1.32, 1.72) and [2.52, 2.8) hold none
+    truth = render_clip(tmp_path / "quick.mp4", [ShotSpec(33, seed=1, motion="static"), ShotSpec(10, seed=2, motion="static"),
+                                                 ShotSpec(20, seed=3, motion="static"), ShotSpec(7, seed=4, motion="static"),
+                                                 ShotSpec(30, seed=5, motion="static")], fps=25)
+    info = probe(truth.path)
+    times, shapes, grid = [], [], []
+    for ch in decode(info, DecodePlan(sample_rate=1.0, sample_width=64, shot_samples=True)):
+        times += list(ch.shot_sample_times)
+        shapes += [s.shape for s in ch.shot_samples]
+        grid += list(ch.sample_times)
+    assert grid == [0.0, 1.0, 2.0, 3.0]
+    assert len(times) == 2 and 1.32 <= times[0] < 1.72 and 2.52 <= times[1] < 2.8, times
+    assert shapes == [(36, 64, 3)] * 2  # at the samples' size
+    # without the option, or with all shots sampled, there are none
+    assert sum(len(ch.shot_sample_times) for ch in decode(info, DecodePlan(sample_rate=1.0, sample_width=64))) == 0
+    assert sum(len(ch.shot_sample_times) for ch in decode(info, DecodePlan(sample_rate=4.0, sample_width=64,
+                                                                           shot_samples=True))) == 0

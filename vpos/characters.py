@@ -650,7 +650,7 @@ def smooth_in_shots(p: np.ndarray, segments: list[tuple[int, int]], weight: floa
 
 
 def intervals_from_mask(mask: np.ndarray, sample_rate: float, duration: float, cut_times: Sequence[float] = (),
-                        unsampled: str = "both") -> list[list[float]]:
+                        unsampled: str = "both", shot_samples: Sequence[tuple[float, bool]] = ()) -> list[list[float]]:
     """Present samples -> [[start, end], ...] seconds. Sample k (taken at k / sample_rate) stands for
     the time up to half a step either side of it, clipped to its shot: the first sample of a shot
     covers the shot from its cut, the last one up to the next cut, so presence changes at cuts.
@@ -661,7 +661,10 @@ def intervals_from_mask(mask: np.ndarray, sample_rate: float, duration: float, c
     the dev shows; "nearest" (0.8%) moved the dev wrong-name rate from 0.4% to 3.1% (a quick cut to an unknown
     character between two shots of a known one took the known name); "both sides" keeps it at 0.6%
     (README, bench/results/characters-v4-dev-unsampled.json; the perfect-detector figures:
-    bench/characters_screen_time_floor.py)."""
+    bench/characters_screen_time_floor.py). `shot_samples`: (time, present) of extra samples taken
+    in shots the grid misses (the characters extractor's shot samples); a shot holding one is
+    decided by it (present when any of its shot samples is), and the `unsampled` rule is left for
+    shots still without any sample."""
     step = 1.0 / sample_rate
     n = len(mask)
     cuts = sorted(float(c) for c in cut_times if 0 < c < duration)
@@ -678,12 +681,19 @@ def intervals_from_mask(mask: np.ndarray, sample_rate: float, duration: float, c
             windows.append((lo, hi))
     if unsampled not in ("both", "nearest", "none"):
         raise ValueError(f"unsampled must be 'both', 'nearest' or 'none', not {unsampled!r}")
-    if unsampled != "none" and n:
+    if (unsampled != "none" or len(shot_samples)) and n:
         for a, b in zip(edges[:-1], edges[1:]):
             before = int(np.ceil(a / step - 1e-9)) - 1  # the last sample before the shot
             after = before + 1
             if after < n and after * step < b - 1e-9:
                 continue  # the shot holds a sample
+            inside = [p for t, p in shot_samples if a - 1e-9 <= t < b - 1e-9]
+            if inside:
+                if any(inside):
+                    windows.append((a, b))
+                continue
+            if unsampled == "none":
+                continue
             p_before = 0 <= before < n and bool(mask[before])
             p_after = after < n and bool(mask[after])
             if unsampled == "both":
@@ -711,6 +721,9 @@ class CharacterResult:
     intervals: dict[str, list[list[float]]]
     screen_time: dict[str, float]
     references: dict[str, int]
+    # samples taken in shots the 1/s grid misses: their times and (E, C) probabilities
+    shot_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    shot_prob: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def to_dict(self) -> dict:
         return {
@@ -725,13 +738,25 @@ class CharacterResult:
 def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: References, duration: float,
                       cut_times: Sequence[float] = (), sample_rate: float = 1.0, weights=None,
                       options: CharacterOptions | None = None, device: str = "cpu",
-                      cell_hist: np.ndarray | None = None, cell_pos: np.ndarray | None = None) -> CharacterResult:
+                      cell_hist: np.ndarray | None = None, cell_pos: np.ndarray | None = None,
+                      shot_samples: dict | None = None) -> CharacterResult:
     """Cells of every sample (from the characters extractor) + references -> per-sample
-    probabilities, intervals and screen time per name."""
+    probabilities, intervals and screen time per name. `shot_samples`: the extractor's samples of
+    shots the grid misses, {"times", "cell_obj", "cell_emb", "cell_hist", "cell_pos"}: matched with
+    the grid samples (one pass, so they can also grow the references), not smoothed (each is alone
+    in its shot), and used by `intervals_from_mask` for their shots."""
     from .character_model import load_head
 
     options = options or CharacterOptions()
     head = load_head(weights, device)
+    n_grid = len(cell_obj)
+    shot_t = np.zeros(0)
+    if shot_samples is not None and len(shot_samples.get("times", ())):
+        shot_t = np.asarray(shot_samples["times"], np.float64)
+        cell_obj = np.concatenate([cell_obj, shot_samples["cell_obj"]])
+        cell_emb = np.concatenate([cell_emb, shot_samples["cell_emb"]])
+        cell_hist = np.concatenate([cell_hist, shot_samples["cell_hist"]]) if cell_hist is not None else None
+        cell_pos = np.concatenate([cell_pos, shot_samples["cell_pos"]]) if cell_pos is not None else None
     n = len(cell_obj)
     names = refs.names
     w = options.color_weight if (cell_hist is not None and refs.hists) else 0.0
@@ -754,15 +779,18 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
         banks = expand_banks(banks, raw, regions, desc, options.expand_probability, options.expand_samples)
         sims = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background, floors, allowed)
         raw = head.calibrate(sims)
-    seg = shot_segments(n, cut_times, sample_rate)
+    raw, shot_prob = raw[:n_grid], raw[n_grid:]
+    seg = shot_segments(n_grid, cut_times, sample_rate)
     prob = smooth_in_shots(raw, seg, options.shot_weight, options.shot_window)
     intervals, st = {}, {}
     for i, name in enumerate(names):
-        iv = intervals_from_mask(prob[:, i] >= options.threshold, sample_rate, duration, cut_times, options.unsampled_shots)
+        extra = [(float(t), bool(p >= options.threshold)) for t, p in zip(shot_t, shot_prob[:, i])]
+        iv = intervals_from_mask(prob[:, i] >= options.threshold, sample_rate, duration, cut_times, options.unsampled_shots,
+                                 extra)
         intervals[name] = iv
         st[name] = round(float(sum(e - s for s, e in iv)), 3)
     return CharacterResult(names=names, prob=prob, raw_prob=raw, intervals=intervals, screen_time=st,
-                           references=dict(refs.counts))
+                           references=dict(refs.counts), shot_times=shot_t, shot_prob=shot_prob)
 
 
 def intervals_csv(characters: dict) -> str:

@@ -258,6 +258,11 @@ class DecodePlan:
     audio: bool = False
     chunk_seconds: float = 10.0
     motion_rate: float = 0.0  # grey MOTION_SIZE frames per second of video (0: none)
+    # also deliver one sample from each shot the sample grid misses (shots shorter than the step
+    # that fall between two samples): `Chunk.shot_samples`. Cuts are found on the fly by a cheap
+    # frame difference (`SHOT_SAMPLE_CUT`); a shot the pipeline's shot detector splits differently
+    # just makes such a sample redundant.
+    shot_samples: bool = False
 
 
 @dataclass
@@ -277,6 +282,9 @@ class Chunk:
     motion_start: int = 0  # index of motion_frames[0] among all motion frames
     motion_frames: np.ndarray = field(default_factory=lambda: np.zeros((0, MOTION_SIZE[1], MOTION_SIZE[0]), np.uint8))
     motion_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))  # k / motion_rate
+    # samples of the shots the grid misses (DecodePlan.shot_samples), at their frames' own times
+    shot_samples: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 3), np.uint8))
+    shot_sample_times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
 
 
 @dataclass
@@ -285,10 +293,63 @@ class DecodeReport:
 
     frames: int = 0
     samples: int = 0
+    shot_samples: int = 0
     audio_samples: int = 0
     decode_errors: int = 0
     last_time: float = 0.0
     warnings: list[str] = field(default_factory=list)
+
+
+# Mean absolute difference (0-255) of consecutive 48x27 RGB frames above which the decoder takes
+# a frame as the start of a new shot, for `DecodePlan.shot_samples` only. Deliberately low: a false
+# cut costs one redundant sample; a missed one leaves a short shot unsampled, as before.
+SHOT_SAMPLE_CUT = 15.0
+SHOT_SAMPLE_RATIO = 2.0  # ... and this many times the mean difference of the 5 frames before
+# The shot sample is this many frames after the cut (a frame right at a cut can still blend the
+# two shots); a "shot" shorter than that is a flash and gets none.
+SHOT_SAMPLE_OFFSET = 2
+
+
+class _ShotSampler:
+    """Picks one frame from each shot that holds no grid sample, as the frames go by: after each
+    cut it keeps a frame of the new shot; a grid sample in that shot drops it, the next cut (or the
+    end of the video) releases it."""
+
+    def __init__(self):
+        self.prev: np.ndarray | None = None
+        self.recent: list[float] = []  # the last few frame differences
+        self.since_cut = -1  # frames since the last cut; -1 before the first cut
+        self.gridded = True  # the current shot already holds a grid sample
+        self.pending: tuple[float, np.ndarray] | None = None
+
+    def frame(self, tiny: np.ndarray, t: float, take) -> tuple[float, np.ndarray] | None:
+        """A new frame (48x27 RGB, time t; `take()` gives it at sample size). Returns a released
+        shot sample, if any."""
+        out = None
+        cut = False
+        if self.prev is not None:
+            d = float(np.abs(tiny.astype(np.int16) - self.prev).mean())
+            # a cut stands out from the motion just before it (fast action or camera shake keeps
+            # every difference high; only a jump well above the recent ones counts)
+            cut = d > SHOT_SAMPLE_CUT and d > SHOT_SAMPLE_RATIO * (sum(self.recent) / len(self.recent) if self.recent else 0.0)
+            self.recent = (self.recent + [d])[-5:]
+        self.prev = tiny
+        if cut:
+            out, self.pending = self.pending, None
+            self.since_cut, self.gridded = 0, False
+        elif self.since_cut >= 0:
+            self.since_cut += 1
+        if self.since_cut == SHOT_SAMPLE_OFFSET and not self.gridded:
+            self.pending = (t, take())
+        return out
+
+    def grid_sample(self) -> None:
+        self.gridded = True
+        self.pending = None
+
+    def end(self) -> tuple[float, np.ndarray] | None:
+        out, self.pending = self.pending, None
+        return out
 
 
 def sample_size(info: VideoInfo, width: int) -> tuple[int, int]:
@@ -383,6 +444,9 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
         ftimes: list[float] = []
         samples: list[np.ndarray] = []
         stimes: list[float] = []
+        extra: list[np.ndarray] = []
+        etimes: list[float] = []
+        shot_sampler = _ShotSampler() if (plan.shot_samples and sw) else None
         audio_parts: list[np.ndarray] = []
         motion: list[np.ndarray] = []
         mtimes: list[float] = []
@@ -402,6 +466,7 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
 
         def flush(video_end: float) -> Chunk:
             nonlocal small, ftimes, samples, stimes, audio_parts, frame_start, sample_start, motion, mtimes, motion_start
+            nonlocal extra, etimes
             nonlocal audio_start_chunk, chunk_index
             aud = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.float32)
             chunk = Chunk(
@@ -418,7 +483,11 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
                 motion_start=motion_start,
                 motion_frames=np.stack(motion) if motion else np.zeros((0, MOTION_SIZE[1], MOTION_SIZE[0]), np.uint8),
                 motion_times=np.asarray(mtimes, np.float64),
+                shot_samples=np.stack(extra) if extra else np.zeros((0, sh, sw, 3), np.uint8),
+                shot_sample_times=np.asarray(etimes, np.float64),
             )
+            report.shot_samples += len(etimes)
+            extra, etimes = [], []
             motion_start += len(mtimes)
             motion, mtimes = [], []
             frame_start += len(small)
@@ -486,14 +555,26 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
                     mtimes.append(motion_index * mstep)
                     motion_index += 1
                 img = None
+
+                def sample_image():
+                    nonlocal img
+                    if img is None:
+                        img = _rotate(frame.to_ndarray(format="rgb24", width=dec_w, height=dec_h, interpolation="AREA"),
+                                      info.rotation)
+                    return img
+
+                if shot_sampler is not None:
+                    tiny = small[-1] if plan.small_frames else frame.to_ndarray(
+                        format="rgb24", width=SMALL_SIZE[0], height=SMALL_SIZE[1], interpolation="AREA")
+                    got = shot_sampler.frame(tiny, t, sample_image)
+                    if got is not None:
+                        etimes.append(got[0])
+                        extra.append(got[1])
                 while sample_index * step <= t + half_frame:
                     if sw:
-                        if img is None:
-                            img = _rotate(
-                                frame.to_ndarray(format="rgb24", width=dec_w, height=dec_h, interpolation="AREA"),
-                                info.rotation,
-                            )
-                        samples.append(img)
+                        samples.append(sample_image())
+                    if shot_sampler is not None:
+                        shot_sampler.grid_sample()
                     stimes.append(sample_index * step)
                     sample_index += 1
                 if t >= chunk_end:
@@ -504,6 +585,9 @@ def _decode_chunks(info: VideoInfo, plan: DecodePlan, report: DecodeReport, stop
             for rf in resampler.resample(None):
                 aligner.push(rf.to_ndarray().reshape(-1).astype(np.float32, copy=False), audio_parts)
         end_t = last_t + 1.0 / info.fps if last_t >= 0 else 0.0
+        if shot_sampler is not None and (got := shot_sampler.end()) is not None:
+            etimes.append(got[0])
+            extra.append(got[1])
         yield flush(end_t)
         report.frames = frame_index
         report.samples = sample_index

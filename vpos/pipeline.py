@@ -180,6 +180,7 @@ def extract_features(
             audio=any(AUDIO in e.needs for e in todo),
             chunk_seconds=options.chunk_seconds,
             motion_rate=max([e.motion_rate for e in todo if MOTION in e.needs] or [0.0]),
+            shot_samples=any(e.shot_samples for e in todo if SAMPLES in e.needs),
         )
         batch = options.batch_size or (16 if device == "cpu" else 64)
         ctx = RunContext(info=info, sample_rate=options.sample_rate, device=device, batch_size=batch)
@@ -227,6 +228,13 @@ def extract_features(
                     warnings.append(w)
     cache_info = {"dir": str(cache.root), "enabled": cache.enabled, "hits": cache.hits, "misses": cache.misses, "rebuilt": cache.rebuilt}
     return features, timings, warnings, cache_info
+
+
+def shot_samples_of(cf: FeatureSet) -> dict | None:
+    """The characters extractor's samples of shots the grid misses, as `detect_characters` takes them."""
+    if "shot_times" not in cf:
+        return None
+    return {"times": cf["shot_times"], **{k: cf["shot_" + k] for k in ("cell_obj", "cell_emb", "cell_hist", "cell_pos")}}
 
 
 def _fit_samples(fs: FeatureSet, n: int) -> None:
@@ -455,7 +463,8 @@ def analyze(
                                               info.duration, cuts, options.sample_rate, options.character_weights,
                                               device=options.resolved_device(),
                                               cell_hist=cf["cell_hist"][:n_samples] if "cell_hist" in cf else None,
-                                              cell_pos=cf["cell_pos"][:n_samples] if "cell_pos" in cf else None)
+                                              cell_pos=cf["cell_pos"][:n_samples] if "cell_pos" in cf else None,
+                                              shot_samples=shot_samples_of(cf))
         progress("characters", 1, 1)
         timings["characters_match"] = time.perf_counter() - t
     discovered = None

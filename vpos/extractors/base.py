@@ -63,6 +63,9 @@ class Extractor(ABC):
     sample_width: ClassVar[int] = 0
     # Grey frames per second this extractor wants at MOTION_SIZE (with MOTION in `needs`).
     motion_rate: ClassVar[float] = 0.0
+    # Whether this extractor also wants one sample from each shot the sample grid misses
+    # (`Chunk.shot_samples`; see `DecodePlan.shot_samples`).
+    shot_samples: ClassVar[bool] = False
 
     def config(self) -> dict[str, Any]:
         """Settings that change the output; part of the cache key."""

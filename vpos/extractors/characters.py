@@ -5,6 +5,10 @@ head (`vpos/character_model.py`). The cache keeps only the cells that may show a
 (objectness >= 0.2, at most 48 per sample, most character-like first): matching them against
 reference images happens after extraction (`vpos/characters.py`), so new references never need a
 new decode.
+
+Besides the 1/s samples it takes one frame from each shot the 1/s grid misses (`shot_samples`):
+quick shots of an opening or an action scene would otherwise count for nobody. Their cells are kept
+apart (`shot_cell_*`, `shot_times`); the per-sample arrays still line up with `per_second.t`.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ def _weights_id(source) -> str:
 
 class CharacterExtractor(Extractor):
     name = "characters"
-    version = "1"
+    version = "2"  # 2: cells of the shots the sample grid misses
     needs = frozenset({SAMPLES})
     sample_width = 384
+    shot_samples = True
 
     def __init__(self, weights: str | None = None):
         self.weights = weights
@@ -45,6 +50,9 @@ class CharacterExtractor(Extractor):
         self._pos: list[np.ndarray] = []
         self._hist: list[np.ndarray] = []
         self._wid: str | None = None
+        self._shot_pending: list[np.ndarray] = []
+        self._shot_times: list[float] = []
+        self._shot: list[tuple[np.ndarray, ...]] = []
 
     def config(self) -> dict[str, Any]:
         if self._wid is None:
@@ -61,34 +69,42 @@ class CharacterExtractor(Extractor):
     def begin(self, ctx: RunContext) -> None:
         self._ctx = ctx
         self._pending, self._obj, self._emb, self._pos, self._hist = [], [], [], [], []
+        self._shot_pending, self._shot_times, self._shot = [], [], []
 
     def update(self, chunk: Chunk) -> None:
         if self._ctx is None:
             raise RuntimeError("CharacterExtractor.update called before begin")
-        if chunk.samples is None or len(chunk.samples) == 0:
-            return
         from ..character_model import prepare_frames
         from .visual import as_rgb
 
-        self._pending.append(prepare_frames(as_rgb(chunk.samples)))
-        if sum(len(p) for p in self._pending) >= max(1, self._ctx.batch_size):
+        if len(chunk.shot_sample_times):
+            self._shot_pending.append(prepare_frames(as_rgb(chunk.shot_samples)))
+            self._shot_times.extend(float(t) for t in chunk.shot_sample_times)
+        if chunk.samples is not None and len(chunk.samples):
+            self._pending.append(prepare_frames(as_rgb(chunk.samples)))
+        if sum(len(p) for p in self._pending + self._shot_pending) >= max(1, self._ctx.batch_size):
             self._run()
 
     def _run(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._shot_pending:
             return
         from ..character_model import load_head, run_dense
         from .visual import get_model
 
-        x = np.concatenate(self._pending)
-        self._pending = []
+        x = np.concatenate(self._pending + self._shot_pending)  # one batch: grid samples, then shot samples
+        n_grid = sum(len(p) for p in self._pending)
+        self._pending, self._shot_pending = [], []
         device = self._ctx.device if self._ctx else "cpu"
         obj, emb = run_dense(get_model(device), load_head(self.weights, device), x, device)
         o, e, p = sparse_cells(obj, emb)
-        self._obj.append(o)
-        self._emb.append(e)
-        self._pos.append(p)
-        self._hist.append(cell_histograms(x, p))
+        h = cell_histograms(x, p)
+        if n_grid:
+            self._obj.append(o[:n_grid])
+            self._emb.append(e[:n_grid])
+            self._pos.append(p[:n_grid])
+            self._hist.append(h[:n_grid])
+        if len(x) > n_grid:
+            self._shot.append((o[n_grid:], e[n_grid:], p[n_grid:], h[n_grid:]))
 
     def finish(self) -> FeatureSet:
         self._run()
@@ -99,11 +115,16 @@ class CharacterExtractor(Extractor):
         emb = np.concatenate(self._emb) if self._emb else np.zeros((0, MAX_CELLS, d), np.float16)
         pos = np.concatenate(self._pos) if self._pos else np.zeros((0, MAX_CELLS, 2), np.int16)
         hist = np.concatenate(self._hist) if self._hist else np.zeros((0, MAX_CELLS, COLOR_LEVELS ** 3), np.uint8)
+        arrays = {"cell_obj": obj, "cell_emb": emb, "cell_pos": pos, "cell_hist": hist,
+                  "shot_times": np.asarray(self._shot_times, np.float64)}
+        for i, key in enumerate(("cell_obj", "cell_emb", "cell_pos", "cell_hist")):
+            parts = [s[i] for s in self._shot]
+            arrays["shot_" + key] = np.concatenate(parts) if parts else np.zeros((0,) + arrays[key].shape[1:], arrays[key].dtype)
         self._obj, self._emb, self._pos, self._hist = [], [], [], []
+        self._shot_pending, self._shot_times, self._shot = [], [], []
         self._ctx = None
-        return FeatureSet(arrays={"cell_obj": obj, "cell_emb": emb, "cell_pos": pos, "cell_hist": hist},
-                          meta={"weights": self._wid, "grid": [14, 24],
-                                "per_sample": ["cell_obj", "cell_emb", "cell_pos", "cell_hist"]})
+        return FeatureSet(arrays=arrays, meta={"weights": self._wid, "grid": [14, 24],
+                                               "per_sample": ["cell_obj", "cell_emb", "cell_pos", "cell_hist"]})
 
 
 def sparse_cells(obj: np.ndarray, emb: np.ndarray, keep: float = KEEP_THRESHOLD, k: int = MAX_CELLS):
