@@ -152,6 +152,16 @@ def features_of(video: Path, cache_dir: str | None):
     return feats["characters"], cuts, n, {"wall": wall, "hits": cache["hits"], **timings}
 
 
+def shot_samples(cf) -> dict | None:
+    """The samples of the shots the 1/s grid misses, from the pipeline's characters features or a
+    `characters_headcache.py` episode (its "shot" entry)."""
+    if isinstance(cf, dict):
+        return cf.get("shot")
+    from vpos.pipeline import shot_samples_of
+
+    return shot_samples_of(cf)
+
+
 def wrong_name_seconds(truth: dict, cf, n: int, cuts, refs, names, options, weights) -> tuple[int, int]:
     """Each character without references: its on-screen seconds, and those reported as another
     name that is not on screen then."""
@@ -169,7 +179,7 @@ def wrong_name_seconds(truth: dict, cf, n: int, cuts, refs, names, options, weig
                          hists={k: refs.hists[k] for k in keep},
                          bank_images={k: refs.bank_images[k] for k in keep if k in refs.bank_images})
         res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], sub, dur, cuts, 1.0, weights, options,
-                                cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n])
+                                cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n], shot_samples=shot_samples(cf))
         on = tm[hidden]
         bad = np.zeros(nsec, bool)
         for k in keep:
@@ -219,7 +229,7 @@ def main(argv=None) -> int:
             ext_time += tinfo.get("characters", 0.0)
             dur = float(truth["duration"])
             res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], refs, dur, cuts, 1.0, args.weights, options,
-                                    cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n])
+                                    cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n], shot_samples=shot_samples(cf))
             doc = {"characters": res.to_dict()}
             (pred_dir / f"{tp.name[:-len('.truth.json')]}.json").write_text(json.dumps(doc))
             sc = score_characters(truth, doc)

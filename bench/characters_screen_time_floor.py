@@ -4,7 +4,8 @@
 
 Samples are 1 per second; a character's intervals are built from its true presence at each sample
 time by `vpos.characters.intervals_from_mask` (with the episode's detected cuts, as the detector's
-are), under each rule for shots that hold no sample. The mean |error| and the signed error in % of
+are), under each rule for shots that hold no sample, and ("both+shot_samples", the default) with
+the samples the decoder takes in shots the grid misses (pickles with `shot_t`: `characters_headcache.py shot-samples`). The mean |error| and the signed error in % of
 each character's true screen time show how much of the detector's screen-time error is the
 sampling, not the recognition. Episodes: a pickle of `bench/characters_headcache.py collect`.
 """
@@ -42,6 +43,10 @@ def main(argv=None) -> int:
             for rule in ("none", "both", "nearest"):
                 got = sum(b - a for a, b in intervals_from_mask(present, 1.0, dur, e["cuts"], rule))
                 errors.setdefault(rule, []).append(100.0 * (got - true_time) / true_time)
+            if "shot_t" in e:  # with the decoder's samples of the shots the grid misses (default)
+                shot = [(float(t), any(a <= t < b for a, b in ivs)) for t in e["shot_t"]]
+                got = sum(b - a for a, b in intervals_from_mask(present, 1.0, dur, e["cuts"], "both", shot))
+                errors.setdefault("both+shot_samples", []).append(100.0 * (got - true_time) / true_time)
     out = {rule: {"mean_abs_error_pct": round(float(np.abs(v).mean()), 2), "signed_error_pct": round(float(np.mean(v)), 2),
                   "characters": len(v)} for rule, v in errors.items()}
     print(json.dumps({"eps": args.eps, **out}))
