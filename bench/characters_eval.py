@@ -255,7 +255,7 @@ def main(argv=None) -> int:
                 from vpos.characters import discover_characters
 
                 dres = discover_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], cf["cell_pos"][:n], dur, cuts, 1.0,
-                                           args.weights, options=options)
+                                           args.weights, options=options, shot_samples=shot_samples(cf))
                 ddoc = {"characters": {**dres.result.to_dict(), "clusters": dres.representatives}}
                 ddir = pred_dir.with_name(pred_dir.name + "-discover")  # a sibling: `vpos eval` searches recursively
                 ddir.mkdir(exist_ok=True)

@@ -839,11 +839,13 @@ class Discovery:
 def discover_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, cell_pos: np.ndarray, duration: float,
                         cut_times: Sequence[float] = (), sample_rate: float = 1.0, weights=None,
                         distance: float = 0.45, min_samples: int = 3, max_clusters: int = 12,
-                        options: CharacterOptions | None = None, device: str = "cpu") -> Discovery:
+                        options: CharacterOptions | None = None, device: str = "cpu",
+                        shot_samples: dict | None = None) -> Discovery:
     """Recurring characters of a video without references: character regions of every sample,
     clustered by identity embedding (average linkage, cosine distance <= `distance`); clusters seen
     in >= `min_samples` samples become characters ``cluster_1``.. (most seen first), each with one
-    representative region (the member closest to the cluster's centre) for a person to name."""
+    representative region (the member closest to the cluster's centre) for a person to name.
+    `shot_samples` (as `detect_characters` takes them) decide the shots the grid misses."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     from .character_model import GRID_H, GRID_W, load_head
@@ -892,7 +894,8 @@ def discover_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, cell_pos: np
                 examples.append({"t": round(regions[i][0] / sample_rate, 3), "box": box_of(i)})
         reps[name] = {"t": round(k / sample_rate, 3), "samples": int(count), "box": box_of(best), "examples": examples}
     refs = References(names=names, banks=banks, counts={k: 0 for k in names})
-    res = detect_characters(cell_obj, cell_emb, refs, duration, cut_times, sample_rate, weights, options, device)
+    res = detect_characters(cell_obj, cell_emb, refs, duration, cut_times, sample_rate, weights, options, device,
+                            shot_samples=shot_samples)
     return Discovery(result=res, representatives=reps)
 
 

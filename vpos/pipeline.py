@@ -477,7 +477,7 @@ def analyze(
         cuts = [s.start_time for s in shots[1:]] if shots else []
         discovered = discover_characters(cf["cell_obj"][:n_samples], cf["cell_emb"][:n_samples], cf["cell_pos"][:n_samples],
                                          info.duration, cuts, options.sample_rate, options.character_weights,
-                                         device=options.resolved_device())
+                                         device=options.resolved_device(), shot_samples=shot_samples_of(cf))
         progress("character discovery", 1, 1)
         timings["characters_discovery"] = time.perf_counter() - t
     tags_result = None
