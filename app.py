@@ -74,9 +74,10 @@ CSS = """
 
 INTRO = """# vpos — read the structure of an episode
 Upload a video (an anime or TV episode, or any clip) and press **Analyze**. vpos decodes it once and
-reports where the opening and ending are (per-second probability and boundaries), its shots, and the
-per-second audio, on-screen-text and visual signals; download the result, chapters and a skip list.
-Scenes, characters and tags appear here as those stages land. Everything runs on this machine.
+reports where the opening and ending are (per-second probability and boundaries), its shots and scenes,
+its tags over time and for the whole video, camera motion and transitions, and the per-second audio,
+on-screen-text and visual signals; download the result, chapters and a skip list. The Characters panel
+finds who is on screen when. Everything runs on this machine.
 """
 
 
@@ -533,7 +534,7 @@ def build_demo() -> gr.Blocks:
                                                    info="transition probability above which a frame starts a new shot")
                         device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device",
                                           info="auto uses a CUDA GPU when there is one")
-                        tagger = gr.Textbox(label="Tagger (your own: folder or Hub id)", max_lines=1, elem_id="tagger",
+                        tagger = gr.Textbox(label="Tagger (your own: folder or Hub id)", value="", max_lines=1, elem_id="tagger",
                                             placeholder="empty: the shipped tagger (weights/tags)",
                                             info="a folder from `python -m vpos tags train LIST --out DIR`, or a Hugging Face "
                                                  "repo id owner/name[@revision]; its labels become the tag lanes")

@@ -269,13 +269,16 @@ def run_tags(page, check: Check, out: Path, tmp: Path, timeout_s: float) -> None
     check(bool(vocabulary) and all(lab in lanes for lab in vocabulary), f"the tag timeline has a lane per label ({lanes})")
     cuts = [s["start_time"] for s in (doc.get("shots") or [])[1:]]
     scene_starts = [s["start_time"] for s in (doc.get("scenes") or []) if s.get("start_time")]
-    lines = page.locator("#tags-timeline .shapelayer path").count()
-    check(len(cuts) > 0 and len(scene_starts) > 0 and lines == len(cuts) + len(scene_starts),
-          f"the tag timeline marks every cut and scene boundary ({lines} lines; {len(cuts)} cuts, {len(scene_starts)} scene starts)")
+    # Cuts and scene boundaries are one line trace each (None-separated: a path per line drawn).
+    drawn = [sum((e.get_attribute("d") or "").count("M") for e in trace.locator(".js-line").all())
+             for trace in page.locator("#tags-timeline .scatterlayer .trace").all()]
+    check(len(cuts) > 0 and len(scene_starts) > 0 and sorted(drawn) == sorted([len(cuts), len(scene_starts)]),
+          f"the tag timeline draws a line per cut and per scene boundary ({drawn} lines; {len(cuts)} cuts, {len(scene_starts)} scene starts)")
     ticks = page.locator("#tags-timeline .xtick text").all_text_contents()
     check(len(ticks) >= 2 and all(":" in x for x in ticks), f"the tag timeline's time axis reads mm:ss ({ticks})")
     legend = " ".join(page.locator("#tags-timeline .legendtext").all_text_contents())
-    check("cut" in legend and "scene" in legend, f"the tag timeline's legend names its lines ({legend})")
+    check(f"shot cuts ({len(cuts)})" in legend and f"scene boundaries ({len(scene_starts)})" in legend,
+          f"the tag timeline's legend names its lines ({legend})")
 
     video_tags = [d["label"] for d in tags.get("video") or []]
     summary = page.locator("#summary").first.inner_text()

@@ -553,10 +553,21 @@ def _cell_centres(t: Sequence[float]) -> tuple[list[float], float]:
     return [float(x) + step / 2 for x in t], step
 
 
-def _line_legend(fig: go.Figure, name: str, color: str, width: int) -> None:
-    """A legend entry for lines drawn as layout shapes (which have none of their own)."""
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=color, width=width), name=name,
-                             hoverinfo="skip", showlegend=True))
+def _vlines_trace(times: Sequence[float], name: str, hover: str, line: dict, yaxis: str, xaxis: str = "x",
+                  showlegend: bool = True) -> go.Scatter:
+    """Vertical lines at `times` over a lane plot, as ONE None-separated trace on an overlaying
+    0..1 axis `yaxis` (a 24-minute episode has hundreds of cuts; a layout shape each makes plotly
+    crawl), with a legend entry and the time on hover."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    text: list[str | None] = []
+    for c in times:
+        xs += [c, c, None]
+        ys += [0.0, 1.0, None]
+        label = f"{hover} {format_time(c, millis=True)}"
+        text += [label, label, None]
+    return go.Scatter(x=xs, y=ys, mode="lines", name=name, line=line, text=text, hovertemplate="%{text}<extra></extra>",
+                      xaxis=xaxis, yaxis=yaxis, legendgroup=name, showlegend=showlegend)
 
 
 def tags_figure(doc: dict, title: str | None = None) -> go.Figure | None:
@@ -577,28 +588,28 @@ def tags_figure(doc: dict, title: str | None = None) -> go.Figure | None:
         hovertemplate="%{y}<br>%{customdata}<br>p=%{z:.2f}<extra></extra>",
     ))
     cuts = _cut_times(doc)
-    for c in cuts:
-        fig.add_vline(x=c, line=dict(color="rgba(255,255,255,0.45)", width=1))
     starts = []
     for sc in doc.get("scenes") or []:
         start = sc.get("start_time", sc.get("start")) if isinstance(sc, dict) else None
         if start:
             starts.append(float(start))
-            fig.add_vline(x=float(start), line=dict(color="rgba(255,80,80,0.9)", width=2))
     if cuts:
-        _line_legend(fig, f"shot cuts ({len(cuts)})", "rgba(150,150,150,0.9)", 1)
+        fig.add_trace(_vlines_trace(cuts, f"shot cuts ({len(cuts)})", "cut at", dict(color="rgba(255,255,255,0.55)", width=1), "y2"))
     if starts:
-        _line_legend(fig, f"scene boundaries ({len(starts)})", "rgba(255,80,80,0.9)", 2)
+        fig.add_trace(_vlines_trace(starts, f"scene boundaries ({len(starts)})", "scene starts at",
+                                    dict(color="rgba(255,80,80,0.9)", width=2), "y2"))
     video = ", ".join(f"{d['label']} {float(d['score']):.0%}" for d in (tags.get("video") or [])[:8])
     head = title if title is not None else "Tags over time"
     tickvals, ticktext = _time_ticks(_duration(doc))
     fig.update_layout(
-        title=f"{head}<br><sup>video tags (share of seconds): {video or 'none'}</sup>" if head or video else None,
+        title=f"{head}<br><sup>video tags (share of seconds): {video or 'none'}</sup>",
         height=110 + 26 * len(labels), margin=dict(l=10, r=10, t=60, b=40), template="plotly_white",
         xaxis=dict(title="time (mm:ss)", tickvals=tickvals, ticktext=ticktext, range=[0, max(_duration(doc), 1.0)],
                    showgrid=False, zeroline=False),
         yaxis=dict(autorange="reversed", automargin=True),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0, font=dict(size=11)),
+        yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True),  # the cut and scene lines
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0, font=dict(size=11),
+                    bgcolor="rgba(200,200,200,0.35)"),
     )
     return fig
 
@@ -725,10 +736,11 @@ def motion_figure(doc: dict, title: str | None = None) -> go.Figure | None:
                                  colorbar=dict(title=dict(text="transition p", side="right"), thickness=10, len=0.55, y=0, yanchor="bottom"),
                                  hovertemplate="%{y}<br>%{customdata}<br>p=%{z:.2f}<extra></extra>"), row=2, col=1)
     cuts = _cut_times(doc)
-    for c in cuts:
-        fig.add_vline(x=c, line=dict(color="rgba(60,60,60,0.55)", width=1, dash="dot"))
-    if cuts:
-        _line_legend(fig, f"shot cuts ({len(cuts)})", "rgba(60,60,60,0.8)", 1)
+    if cuts:  # over both rows: the camera bars (0..1) and, on an overlaying 0..1 axis, the transition lanes
+        line = dict(color="rgba(60,60,60,0.6)", width=1, dash="dot")
+        fig.add_trace(_vlines_trace(cuts, f"shot cuts ({len(cuts)})", "cut at", line, "y"))
+        fig.add_trace(_vlines_trace(cuts, f"shot cuts ({len(cuts)})", "cut at", line, "y3", xaxis="x2", showlegend=False))
+        fig.update_layout(yaxis3=dict(overlaying="y2", range=[0, 1], visible=False, fixedrange=True))
     video = ", ".join(f"{d['label']} {float(d['score']):.0%}" for d in (motion.get("video") or [])[:6])
     head = title if title is not None else "Camera motion and transitions"
     fig.update_layout(
