@@ -315,6 +315,26 @@ def run_tags(page, check: Check, out: Path, tmp: Path, timeout_s: float) -> None
           f"Find actions without weights shows no actions ({rows} rows; JSON actions: {doc.get('actions')!r})")
     status.first.scroll_into_view_if_needed()
     _shot(page, out, "17-actions-no-weights", full_page=False)
+    # A file that is no checkpoint pasted as the weights: a readable refusal, still no actions.
+    fake = tmp / "TSM_kinetics_RGB_resnet50.pth"
+    fake.write_text("not a checkpoint\n")
+    weights_box = page.locator("#tsm-weights textarea, #tsm-weights input").first
+    weights_box.fill(str(fake))
+    page.locator("#actions-button").first.click()
+    toast = page.locator(".toast-body")
+    check(_wait(lambda: "do not load" in " ".join(toast.all_inner_texts()), 60),
+          f"weights that are no checkpoint are refused in plain words ({' '.join(toast.all_inner_texts())[:140]!r})")
+    rows = (int(grid.first.get_attribute("aria-rowcount") or 1) - 1) if grid.count() else 0
+    check(rows == 0, f"...and no actions are shown ({rows} rows)")
+    _shot(page, out, "17a-actions-bad-weights", full_page=False)
+    weights_box.fill("")
+    check(_wait(lambda: "no tsm kinetics-400 weights" in status.first.inner_text().lower(), 10),
+          "emptying the weights box says again that none are configured")
+    for close in page.locator(".toast-close").all():
+        try:
+            close.click()
+        except Exception:  # noqa: BLE001 - the toast may have gone already
+            pass
 
     # A person's own tagger: its folder in the Options, Analyze again; its labels become the lanes.
     folder = _user_tagger(tmp)
