@@ -1,6 +1,7 @@
 """Drive the vpos app in a real browser (Chromium through Playwright) the way a person would:
 upload a clip, press Analyze, watch the progress, wait for the timeline, the shots table and the
-two downloads, the scene strip, scenes table and scene-clips zip; then upload a file that is not a
+two downloads, the scene strip, scenes table and scene-clips zip; the tag timeline, video tags,
+motion lane, actions panel (no Kinetics weights) and a person's own tagger folder; then upload a file that is not a
 video and expect a readable error; then the Season tab with two episodes uploaded at once; then the
 Characters panel on a short corpus episode (discover, name a cluster, add a frame as a reference,
 find characters: timeline, screen-time chart, CSV). Screenshots of
@@ -202,6 +203,170 @@ def run_scenes(page, check: Check, out: Path, timeout_s: float) -> None:
     _shot(page, out, "07b-scene-clips", full_page=False)
 
 
+def _fetch(page, href: str):
+    return page.request.get(href if href.startswith("http") else page.url.rstrip("/") + "/" + href.lstrip("/"))
+
+
+def _result_json(page) -> tuple[str | None, dict | None]:
+    """(href, document) of the result JSON offered for download now."""
+    link = page.locator("#result-json a[download$='.vpos.json']")
+    if not link.count():
+        return None, None
+    href = link.first.get_attribute("href")
+    try:
+        return href, json.loads(_fetch(page, href).body())
+    except ValueError:
+        return href, None
+
+
+def _aligned_block(check: Check, doc: dict, key: str, labels: list[str]) -> None:
+    """The JSON's `key` block: vocabulary, a per-second list per label as long as per_second.t,
+    scene and video lists."""
+    block = doc.get(key) or {}
+    n = len((doc.get("per_second") or {}).get("t") or [])
+    ps = block.get("per_second") or {}
+    lengths = {lab: len(ps.get(lab) or []) for lab in labels}
+    check(bool(labels) and n > 0 and set(labels) <= set(ps) and all(v == n for v in lengths.values()),
+          f"the JSON's {key} block has a per-second list per label, aligned with per_second.t ({n} s; {lengths})")
+    check(isinstance(block.get("scenes"), list) and len(block["scenes"]) == len(doc.get("scenes") or [])
+          and isinstance(block.get("video"), list),
+          f"the JSON's {key} block has scene-level ({len(block.get('scenes') or [])}) and video-level "
+          f"({[d.get('label') for d in block.get('video') or []]}) tags")
+
+
+def _user_tagger(tmp: Path) -> Path:
+    """A tagger folder as `python -m vpos tags train --out DIR` writes it (config.json,
+    model.safetensors, README.md): the shipped weights with one label renamed, so the lanes show
+    whether the app read this folder or its own."""
+    import shutil
+
+    folder = tmp / "my-tagger"
+    shutil.copytree(ROOT / "weights" / "tags", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["labels"] = ["my_still" if lab == "still" else lab for lab in config["labels"]]
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    return folder
+
+
+def run_tags(page, check: Check, out: Path, tmp: Path, timeout_s: float) -> None:
+    """The tags and motion of the analysed clip as a person sees them: the tag timeline (a lane
+    per label, cut and scene lines, mm:ss time), the video-level tags, the motion lane, the actions
+    panel without Kinetics weights, the tags/motion blocks of the downloaded JSON; then the same
+    clip with a person's own tagger folder, and a tagger path that does not exist."""
+    _, doc = _result_json(page)
+    check(doc is not None, "the downloaded JSON parses")
+    doc = doc or {}
+    tags = doc.get("tags") or {}
+    motion = doc.get("motion") or {}
+    vocabulary = list(tags.get("vocabulary") or [])
+    _aligned_block(check, doc, "tags", vocabulary)
+    _aligned_block(check, doc, "motion", list(motion.get("camera_labels") or []) + list(motion.get("transition_labels") or []))
+
+    plot = page.locator("#tags-timeline .js-plotly-plot")
+    check(_wait(lambda: plot.count() > 0 and page.locator("#tags-timeline .heatmaplayer image, #tags-timeline .hm").count() > 0, 30),
+          "the tag timeline is drawn")
+    lanes = page.locator("#tags-timeline .ytick text").all_text_contents()
+    check(bool(vocabulary) and all(lab in lanes for lab in vocabulary), f"the tag timeline has a lane per label ({lanes})")
+    cuts = [s["start_time"] for s in (doc.get("shots") or [])[1:]]
+    scene_starts = [s["start_time"] for s in (doc.get("scenes") or []) if s.get("start_time")]
+    # Cuts and scene boundaries are one line trace each (None-separated: a path per line drawn).
+    drawn = [sum((e.get_attribute("d") or "").count("M") for e in trace.locator(".js-line").all())
+             for trace in page.locator("#tags-timeline .scatterlayer .trace").all()]
+    check(len(cuts) > 0 and len(scene_starts) > 0 and sorted(drawn) == sorted([len(cuts), len(scene_starts)]),
+          f"the tag timeline draws a line per cut and per scene boundary ({drawn} lines; {len(cuts)} cuts, {len(scene_starts)} scene starts)")
+    ticks = page.locator("#tags-timeline .xtick text").all_text_contents()
+    check(len(ticks) >= 2 and all(":" in x for x in ticks), f"the tag timeline's time axis reads mm:ss ({ticks})")
+    legend = " ".join(page.locator("#tags-timeline .legendtext").all_text_contents())
+    check(f"shot cuts ({len(cuts)})" in legend and f"scene boundaries ({len(scene_starts)})" in legend,
+          f"the tag timeline's legend names its lines ({legend})")
+
+    video_tags = [d["label"] for d in tags.get("video") or []]
+    summary = page.locator("#summary").first.inner_text()
+    check(bool(video_tags) and "Video tags" in summary and all(lab in summary for lab in video_tags),
+          f"the video-level tags are listed in the summary ({video_tags})")
+    page.locator("#tags-timeline").first.scroll_into_view_if_needed()
+    _shot(page, out, "15-tags-timeline", full_page=False)
+    if plot.count():
+        plot.first.screenshot(path=str(out / "15a-tags-plot.png"))
+
+    motion_plot = page.locator("#motion-lane .js-plotly-plot")
+    check(_wait(lambda: motion_plot.count() > 0 and page.locator("#motion-lane .trace").count() > 0, 30), "the motion lane is drawn")
+    motion_legend = " ".join(page.locator("#motion-lane .legendtext").all_text_contents())
+    shown = [lab for lab in motion.get("camera_labels") or [] if lab in motion_legend]
+    check(bool(shown), f"the motion lane's legend names the camera motions ({motion_legend})")
+    motion_ticks = page.locator("#motion-lane .xaxislayer-above text").all_text_contents()
+    check(bool(motion_ticks) and all(":" in x for x in motion_ticks if x), f"the motion lane's time axis reads mm:ss ({motion_ticks})")
+    if motion_plot.count():
+        motion_plot.first.scroll_into_view_if_needed()
+        motion_plot.first.screenshot(path=str(out / "16-motion-lane.png"))
+
+    # The actions panel: no Kinetics weights here, so it says so and how to add them, and shows none.
+    page.get_by_text("Actions (Kinetics-400, TSM ResNet-50)").first.click()
+    status = page.locator("#actions-status")
+    check(_wait(lambda: status.first.is_visible(), 10), "the actions panel opens")
+    text = status.first.inner_text()
+    check("no tsm kinetics-400 weights are configured" in text.lower() and "VPOS_TSM_WEIGHTS" in text and ".pth" in text,
+          f"the actions panel says plainly that no Kinetics weights are configured and how to add them ({text[:100]!r}...)")
+    page.locator("#actions-button").first.click()
+    page.wait_for_timeout(2500)
+    grid = page.locator("#actions-table [role=grid]")
+    rows = (int(grid.first.get_attribute("aria-rowcount") or 1) - 1) if grid.count() else 0
+    check(rows == 0 and "no tsm kinetics-400 weights" in status.first.inner_text().lower() and doc.get("actions") is None,
+          f"Find actions without weights shows no actions ({rows} rows; JSON actions: {doc.get('actions')!r})")
+    status.first.scroll_into_view_if_needed()
+    _shot(page, out, "17-actions-no-weights", full_page=False)
+    # A file that is no checkpoint pasted as the weights: a readable refusal, still no actions.
+    fake = tmp / "TSM_kinetics_RGB_resnet50.pth"
+    fake.write_text("not a checkpoint\n")
+    weights_box = page.locator("#tsm-weights textarea, #tsm-weights input").first
+    weights_box.fill(str(fake))
+    page.locator("#actions-button").first.click()
+    toast = page.locator(".toast-body")
+    check(_wait(lambda: "do not load" in " ".join(toast.all_inner_texts()), 60),
+          f"weights that are no checkpoint are refused in plain words ({' '.join(toast.all_inner_texts())[:140]!r})")
+    rows = (int(grid.first.get_attribute("aria-rowcount") or 1) - 1) if grid.count() else 0
+    check(rows == 0, f"...and no actions are shown ({rows} rows)")
+    _shot(page, out, "17a-actions-bad-weights", full_page=False)
+    weights_box.fill("")
+    check(_wait(lambda: "no tsm kinetics-400 weights" in status.first.inner_text().lower(), 10),
+          "emptying the weights box says again that none are configured")
+    for close in page.locator(".toast-close").all():
+        try:
+            close.click()
+        except Exception:  # noqa: BLE001 - the toast may have gone already
+            pass
+
+    # A person's own tagger: its folder in the Options, Analyze again; its labels become the lanes.
+    folder = _user_tagger(tmp)
+    old_href, _ = _result_json(page)
+    box = page.locator("#tagger textarea, #tagger input").first
+    box.fill(str(folder))
+    page.get_by_role("button", name="Analyze", exact=True).click()
+    check(_wait(lambda: (_result_json(page)[0] or old_href) != old_href, timeout_s), "Analyze with the user's tagger gives a new result")
+    _, mine = _result_json(page)
+    mine = mine or {}
+    check((mine.get("options") or {}).get("tagger") == str(folder) and "my_still" in ((mine.get("tags") or {}).get("vocabulary") or []),
+          f"the result was tagged by the user's tagger ({(mine.get('options') or {}).get('tagger')}; "
+          f"{(mine.get('tags') or {}).get('vocabulary')})")
+    check(_wait(lambda: "my_still" in page.locator("#tags-timeline .ytick text").all_text_contents(), 30),
+          "the tag timeline shows the user's tagger's labels")
+    page.locator("#tags-timeline").first.scroll_into_view_if_needed()
+    _shot(page, out, "18-user-tagger", full_page=False)
+
+    box.fill(str(tmp / "no-such-tagger"))
+    page.get_by_role("button", name="Analyze", exact=True).click()
+    toast = page.locator(".toast-body")
+    check(_wait(lambda: "tagger could not be loaded" in " ".join(toast.all_inner_texts()), 60),
+          f"a tagger path that does not exist gives a readable error ({' '.join(toast.all_inner_texts())[:160]!r})")
+    _shot(page, out, "19-bad-tagger", full_page=False)
+    box.fill("")
+    for close in page.locator(".toast-close").all():
+        try:
+            close.click()
+        except Exception:  # noqa: BLE001 - the toast may have gone already
+            pass
+
+
 def character_clip(tmp: Path) -> tuple[Path, dict]:
     """A short corpus episode with known characters (the builder's small preset, procedural
     material: seconds to render) and its truth."""
@@ -388,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
         # A fresh feature cache: what a person uploading a new episode sees (stages, progress), not
         # an instant answer from an earlier run's cache.
         os.environ["VPOS_CACHE_DIR"] = str(tmp / "cache")
+        # The actions panel is checked as a person without Kinetics weights sees it.
+        os.environ.pop("VPOS_TSM_WEIGHTS", None)
         url, demo = launch_app()
     print(f"app at {url}", flush=True)
 
@@ -409,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.extractors:
                 _select_extractors(page, [e.strip() for e in args.extractors.split(",") if e.strip()])
             run_analysis(page, check, out, clip, args.timeout)
+            run_tags(page, check, out, tmp, args.timeout)
             run_bad_file(page, check, out, tmp)
             from vpos.synth import demo_clip
 

@@ -191,6 +191,58 @@ def test_shots_table_and_summary():
     assert format_time(62.5, millis=True) == "01:02.500" and format_time(3725.0) == "1:02:05"
     summary = summary_markdown(doc)
     assert "ep01.mkv" in summary and "real-time factor" in summary and "something to know" in summary
+    assert "Video tags" not in summary  # no tags block: no line about them
+    doc["tags"] = {"vocabulary": ["speech", "music"], "video": [{"label": "music", "score": 0.85}, {"label": "speech", "score": 0.1}]}
+    assert "**Video tags** (share of seconds): music 85%, speech 10%" in summary_markdown(doc)
+
+
+def _user_tagger(tmp_path) -> Path:
+    """A tagger folder as `python -m vpos tags train --out DIR` writes it: the shipped one with a
+    label renamed, so a result shows whose labels it carries."""
+    import shutil
+
+    folder = tmp_path / "my tagger"
+    shutil.copytree(ROOT / "weights" / "tags", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["labels"] = ["my_music" if lab == "music" else lab for lab in config["labels"]]
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_check_tagger(tmp_path):
+    pytest.importorskip("gradio")
+    import gradio as gr
+
+    app = sys.modules.get("vpos_app") or _load_app()
+    assert app.check_tagger("") is None and app.check_tagger(None) is None and app.check_tagger("  ") is None
+    folder = _user_tagger(tmp_path)
+    assert app.check_tagger(f" {folder} ") == str(folder)
+    with pytest.raises(gr.Error, match="tagger could not be loaded"):
+        app.check_tagger(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(gr.Error, match="no config.json"):
+        app.check_tagger(str(tmp_path / "empty"))
+
+
+def test_analyze_with_the_users_tagger(app_client, small_clip, tmp_path):
+    """The Tagger field of the app reaches the pipeline: the result's lanes are the user's labels;
+    a wrong path is said before any analysis."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    path, _ = small_clip
+    folder = _user_tagger(tmp_path)
+    out = app_client.predict(video=handle_file(str(path)), sample_rate=1.0, device="cpu", extractors=["visual", "audio", "shots"],
+                             shot_threshold=0.5, tagger=str(folder), api_name="/analyze")
+    summary, json_file, tags_plot = out[0], out[3], out[7]
+    doc = json.loads(Path(json_file).read_text(encoding="utf-8"))
+    assert doc["options"]["tagger"] == str(folder)
+    assert "my_music" in doc["tags"]["vocabulary"] and "music" not in doc["tags"]["vocabulary"]
+    assert all(len(v) == len(doc["per_second"]["t"]) for v in doc["tags"]["per_second"].values())
+    assert tags_plot is not None and "Video tags" in summary
+    with pytest.raises(AppError, match="tagger could not be loaded"):
+        app_client.predict(video=handle_file(str(path)), sample_rate=1.0, device="cpu", extractors=["visual", "audio", "shots"],
+                           shot_threshold=0.5, tagger=str(tmp_path / "nope"), api_name="/analyze")
 
 
 # ------------------------------------------------------------------------------------- season tab

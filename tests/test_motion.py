@@ -228,7 +228,13 @@ def test_motion_lane_figure():
     doc = {"per_second": {"t": [0, 1, 2, 3]}, "motion": block, "shots": [{"start_time": 0.0}, {"start_time": 2.0}]}
     fig = motion_figure(doc)
     bars = {tr.name: list(tr.x) for tr in fig.data if tr.type == "bar"}
-    assert bars == {"static": [0], "pan": [1, 2], "shake": [3]}
+    # Bars and transition cells cover [t, t+1), centred half a second later, hover in mm:ss.
+    assert bars == {"static": [0.5], "pan": [1.5, 2.5], "shake": [3.5]}
+    assert [tr.customdata[0] for tr in fig.data if tr.name == "pan"] == ["00:01"]
+    cuts = [tr for tr in fig.data if tr.type == "scatter"]
+    assert len(cuts) == 2 and [tr.name for tr in cuts if tr.showlegend is not False] == ["shot cuts (1)"]
+    assert {(tr.xaxis, tr.yaxis) for tr in cuts} == {("x", "y"), ("x2", "y3")} and not fig.layout.shapes
+    assert fig.layout.xaxis2.title.text == "time (mm:ss)" and fig.layout.xaxis2.ticktext[1] == "00:01"
     assert motion_figure({"per_second": {"t": [0]}, "motion": None}) is None
     rows = actions_rows([{"start": 0, "end": 8, "top5": [{"label": "dancing", "score": 0.5}]}])
     assert rows == [{"start": 0, "end": 8, "top-5 actions": "dancing 0.50"}]

@@ -150,8 +150,32 @@ def test_tags_figure_lanes():
     fig = tags_figure(doc)
     heat = fig.data[0]
     assert list(heat.y) == ["speech", "music"] and len(heat.z[0]) == 3
-    assert "speech 0.67" in fig.layout.title.text
+    # Each value covers [t, t+1), like the timeline's step lines: the cut at 1.5 s is inside second 1's cell.
+    assert list(heat.x) == [0.5, 1.5, 2.5] and heat.customdata[0][1] == "00:01"
+    assert "speech 67%" in fig.layout.title.text
+    assert list(fig.layout.xaxis.ticktext[:2]) == ["00:00", "00:01"] and "mm:ss" in fig.layout.xaxis.title.text
     assert tags_figure({"per_second": {"t": [0]}, "tags": None}) is None
+
+
+def test_tags_figure_draws_hundreds_of_cuts_as_one_trace():
+    """A 24-minute episode: 300 cuts and 40 scenes are two line traces with a legend entry each,
+    not 340 layout shapes (which make plotly crawl in the browser)."""
+    from vpos.plots import tags_figure
+
+    n = 1440
+    doc = {"per_second": {"t": [float(k) for k in range(n)]}, "video": {"duration": float(n)},
+           "shots": [{"start_time": k * 4.8} for k in range(301)],
+           "scenes": [{"index": k, "start_time": k * 36.0, "end_time": (k + 1) * 36.0} for k in range(40)],
+           "tags": {"vocabulary": ["speech"], "per_second": {"speech": [0.5] * n}, "video": [], "scenes": []}}
+    fig = tags_figure(doc, title="")
+    assert not fig.layout.shapes
+    lines = {tr.name: tr for tr in fig.data if tr.type == "scatter"}
+    assert set(lines) == {"shot cuts (300)", "scene boundaries (39)"}  # the scene at 0 s is no boundary
+    assert lines["shot cuts (300)"].x.count(None) == 300 and lines["shot cuts (300)"].yaxis == "y2"
+    assert fig.layout.yaxis2.overlaying == "y" and list(fig.layout.yaxis2.range) == [0, 1]
+    assert "video tags" in fig.layout.title.text and "none" in fig.layout.title.text
+    assert fig.layout.xaxis.ticktext[-1] == "24:00"
+    fig.to_json()
 
 
 def test_analyze_with_tags(clips, cache_dir):

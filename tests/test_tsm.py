@@ -78,6 +78,21 @@ def test_official_checkpoint_layout_loads_strictly(tmp_path):
         load_official(plain)
 
 
+def test_files_that_are_no_checkpoint_are_refused_in_one_line(tmp_path):
+    """A wrong file pasted in the app's weights box: one readable line, never a model with random weights."""
+    fake = tmp_path / "TSM_kinetics.pth"
+    fake.write_text("not a checkpoint\n")
+    with pytest.raises(ModelLoadError, match="do not load: not a checkpoint of tensors") as err:
+        load_official(fake)
+    assert "\n" not in str(err.value)
+    tensor = tmp_path / "tensor.pth"
+    torch.save(torch.zeros(3), tensor)
+    with pytest.raises(ModelLoadError, match="no state dict"):
+        load_official(tensor)
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_official(tmp_path / "missing.pth")
+
+
 def test_actions_without_weights_says_how_to_add(clips, capsys, monkeypatch):
     from vpos.cli import main
 

@@ -407,6 +407,9 @@ def summary_markdown(doc: dict) -> str:
     if cache.get("hits") and not cache.get("misses"):
         how += " (features from the cache)"
     lines.append(how + ".")
+    video_tags = (doc.get("tags") or {}).get("video") or []
+    if video_tags:  # the video-level tags, where a person reads the result first
+        lines += ["", "**Video tags** (share of seconds): " + ", ".join(f"{d['label']} {float(d['score']):.0%}" for d in video_tags)]
     warnings = doc.get("warnings") or []
     if warnings:
         lines += ["", "**Warnings**", ""] + [f"- {w}" for w in warnings]
@@ -543,9 +546,34 @@ def screen_time_figure(doc: dict, title: str | None = None) -> go.Figure | None:
                       margin=dict(l=90, r=20, t=50, b=40), xaxis_title="seconds", yaxis=dict(autorange="reversed"))
     return fig
 
+def _cell_centres(t: Sequence[float]) -> tuple[list[float], float]:
+    """Heatmap cell centres for per-second values: each value covers [t, t+step), as the step lines
+    of the timeline draw it, so a cut at 2.6 s falls inside the cell of second 2."""
+    step = float(t[1] - t[0]) if len(t) > 1 and t[1] is not None and t[0] is not None else 1.0
+    return [float(x) + step / 2 for x in t], step
+
+
+def _vlines_trace(times: Sequence[float], name: str, hover: str, line: dict, yaxis: str, xaxis: str = "x",
+                  showlegend: bool = True) -> go.Scatter:
+    """Vertical lines at `times` over a lane plot, as ONE None-separated trace on an overlaying
+    0..1 axis `yaxis` (a 24-minute episode has hundreds of cuts; a layout shape each makes plotly
+    crawl), with a legend entry and the time on hover."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    text: list[str | None] = []
+    for c in times:
+        xs += [c, c, None]
+        ys += [0.0, 1.0, None]
+        label = f"{hover} {format_time(c, millis=True)}"
+        text += [label, label, None]
+    return go.Scatter(x=xs, y=ys, mode="lines", name=name, line=line, text=text, hovertemplate="%{text}<extra></extra>",
+                      xaxis=xaxis, yaxis=yaxis, legendgroup=name, showlegend=showlegend)
+
+
 def tags_figure(doc: dict, title: str | None = None) -> go.Figure | None:
     """The tag timeline: one heatmap lane per label (probability per second), shot cuts and scene
-    boundaries as vertical lines, video-level tags in the title. None when the result has no tags."""
+    boundaries as vertical lines, video-level tags in the title, time in mm:ss. None when the
+    result has no tags."""
     tags = doc.get("tags") or {}
     per_second = tags.get("per_second") or {}
     labels = [lab for lab in tags.get("vocabulary", []) if lab in per_second]
@@ -553,22 +581,35 @@ def tags_figure(doc: dict, title: str | None = None) -> go.Figure | None:
     if not labels or not t:
         return None
     z = [[float(v) if v is not None else 0.0 for v in per_second[lab][: len(t)]] for lab in labels]
+    when = [[format_time(x) for x in t] for _ in labels]
     fig = go.Figure(go.Heatmap(
-        x=list(t), y=labels, z=z, zmin=0, zmax=1, colorscale="Viridis", colorbar=dict(title="p", thickness=10),
-        hovertemplate="%{y}<br>t=%{x:.0f} s<br>p=%{z:.2f}<extra></extra>",
+        x=_cell_centres(t)[0], y=labels, z=z, zmin=0, zmax=1, colorscale="Viridis", customdata=when, name="tags", showlegend=False,
+        colorbar=dict(title=dict(text="probability", side="right"), thickness=10, len=0.9),
+        hovertemplate="%{y}<br>%{customdata}<br>p=%{z:.2f}<extra></extra>",
     ))
-    for c in _cut_times(doc):
-        fig.add_vline(x=c, line=dict(color="rgba(255,255,255,0.35)", width=1))
+    cuts = _cut_times(doc)
+    starts = []
     for sc in doc.get("scenes") or []:
         start = sc.get("start_time", sc.get("start")) if isinstance(sc, dict) else None
         if start:
-            fig.add_vline(x=float(start), line=dict(color="rgba(255,80,80,0.9)", width=2))
-    video = ", ".join(f"{d['label']} {d['score']:.2f}" for d in (tags.get("video") or [])[:8])
+            starts.append(float(start))
+    if cuts:
+        fig.add_trace(_vlines_trace(cuts, f"shot cuts ({len(cuts)})", "cut at", dict(color="rgba(255,255,255,0.55)", width=1), "y2"))
+    if starts:
+        fig.add_trace(_vlines_trace(starts, f"scene boundaries ({len(starts)})", "scene starts at",
+                                    dict(color="rgba(255,80,80,0.9)", width=2), "y2"))
+    video = ", ".join(f"{d['label']} {float(d['score']):.0%}" for d in (tags.get("video") or [])[:8])
     head = title if title is not None else "Tags over time"
+    tickvals, ticktext = _time_ticks(_duration(doc))
     fig.update_layout(
-        title=f"{head}<br><sup>video: {video or 'none'}</sup>" if head or video else None,
-        height=80 + 26 * len(labels), margin=dict(l=10, r=10, t=60, b=30),
-        xaxis=dict(title="time (s)"), yaxis=dict(autorange="reversed"),
+        title=f"{head}<br><sup>video tags (share of seconds): {video or 'none'}</sup>",
+        height=110 + 26 * len(labels), margin=dict(l=10, r=10, t=60, b=40), template="plotly_white",
+        xaxis=dict(title="time (mm:ss)", tickvals=tickvals, ticktext=ticktext, range=[0, max(_duration(doc), 1.0)],
+                   showgrid=False, zeroline=False),
+        yaxis=dict(autorange="reversed", automargin=True),
+        yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True),  # the cut and scene lines
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0, font=dict(size=11),
+                    bgcolor="rgba(200,200,200,0.35)"),
     )
     return fig
 
@@ -678,28 +719,38 @@ def motion_figure(doc: dict, title: str | None = None) -> go.Figure | None:
     n = len(t)
     probs = [[float(ps[lab][i] or 0.0) for lab in cams] for i in range(min(n, len(ps[cams[0]])))]
     best = [max(range(len(cams)), key=lambda j: row[j]) for row in probs]
+    centres, step = _cell_centres(t)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.45, 0.55], vertical_spacing=0.06)
     for j, lab in enumerate(cams):
-        xs = [t[i] for i in range(len(best)) if best[i] == j]
-        if not xs:
+        picked = [i for i in range(len(best)) if best[i] == j]
+        if not picked:
             continue
-        fig.add_trace(go.Bar(x=xs, y=[probs[i][j] for i in range(len(best)) if best[i] == j], name=lab, width=1.0,
-                             marker_color=MOTION_COLOURS.get(lab), hovertemplate=f"{lab}<br>t=%{{x:.0f}} s<br>p=%{{y:.2f}}<extra></extra>"),
+        fig.add_trace(go.Bar(x=[centres[i] for i in picked], y=[probs[i][j] for i in picked], name=lab, width=step,
+                             customdata=[format_time(t[i]) for i in picked], marker_color=MOTION_COLOURS.get(lab),
+                             hovertemplate=f"{lab}<br>%{{customdata}}<br>p=%{{y:.2f}}<extra></extra>"),
                       row=1, col=1)
     if trans:
         z = [[float(v) if v is not None else 0.0 for v in ps[lab][:n]] for lab in trans]
-        fig.add_trace(go.Heatmap(x=list(t), y=trans, z=z, zmin=0, zmax=1, colorscale="Viridis", showscale=False,
-                                 hovertemplate="%{y}<br>t=%{x:.0f} s<br>p=%{z:.2f}<extra></extra>"), row=2, col=1)
-    for c in _cut_times(doc):
-        fig.add_vline(x=c, line=dict(color="rgba(120,120,120,0.35)", width=1))
-    video = ", ".join(f"{d['label']} {d['score']:.2f}" for d in (motion.get("video") or [])[:6])
+        fig.add_trace(go.Heatmap(x=centres, y=trans, z=z, zmin=0, zmax=1, colorscale="Viridis", name="transitions",
+                                 customdata=[[format_time(x) for x in t] for _ in trans],
+                                 colorbar=dict(title=dict(text="transition p", side="right"), thickness=10, len=0.55, y=0, yanchor="bottom"),
+                                 hovertemplate="%{y}<br>%{customdata}<br>p=%{z:.2f}<extra></extra>"), row=2, col=1)
+    cuts = _cut_times(doc)
+    if cuts:  # over both rows: the camera bars (0..1) and, on an overlaying 0..1 axis, the transition lanes
+        line = dict(color="rgba(60,60,60,0.6)", width=1, dash="dot")
+        fig.add_trace(_vlines_trace(cuts, f"shot cuts ({len(cuts)})", "cut at", line, "y"))
+        fig.add_trace(_vlines_trace(cuts, f"shot cuts ({len(cuts)})", "cut at", line, "y3", xaxis="x2", showlegend=False))
+        fig.update_layout(yaxis3=dict(overlaying="y2", range=[0, 1], visible=False, fixedrange=True))
+    video = ", ".join(f"{d['label']} {float(d['score']):.0%}" for d in (motion.get("video") or [])[:6])
     head = title if title is not None else "Camera motion and transitions"
     fig.update_layout(
         title=f"{head}<br><sup>share of seconds: {video or 'none'}</sup>" if head or video else None,
-        height=300, margin=dict(l=10, r=10, t=60, b=30), barmode="overlay", bargap=0,
+        height=320, margin=dict(l=10, r=10, t=60, b=40), barmode="overlay", bargap=0, template="plotly_white",
         legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
-        yaxis=dict(title="camera p", range=[0, 1]), yaxis2=dict(autorange="reversed"), xaxis2=dict(title="time (s)"),
+        yaxis=dict(title="camera p", range=[0, 1]), yaxis2=dict(autorange="reversed"), xaxis2=dict(title="time (mm:ss)"),
     )
+    tickvals, ticktext = _time_ticks(_duration(doc))
+    fig.update_xaxes(tickvals=tickvals, ticktext=ticktext, range=[0, max(_duration(doc), 1.0)])
     return fig
 
 

@@ -139,8 +139,11 @@ def load_official(path_or_state, model: TSMResNet50 | None = None) -> TSMResNet5
             else:
                 # weights_only: tensors and plain containers, never arbitrary pickled code.
                 sd = torch.load(str(p), map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001
-            raise ModelLoadError(f"TSM weights {p} do not load: {e}") from None
+        except Exception as e:  # noqa: BLE001 - torch's own message is many lines about weights_only
+            raise ModelLoadError(f"TSM weights {p} do not load: not a checkpoint of tensors ({type(e).__name__}); "
+                                 "use the official .pth or a .safetensors export of it") from None
+    if not isinstance(sd, dict):
+        raise ModelLoadError(f"TSM weights {path_or_state} hold no state dict (got {type(sd).__name__})")
     sd = sd.get("state_dict", sd)
     sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
     n_classes = sd["new_fc.weight"].shape[0] if "new_fc.weight" in sd else 400
