@@ -163,17 +163,20 @@ def warm(eps: list[dict], store_path: str) -> None:
     pickle.dump(STORE, open(store_path, "wb"), protocol=4)
 
 
+CELL_SHARE: float | None = None  # --cell-share: the kept cells are shared among a frame's regions (measured, not adopted)
+
+
 def episode_cells(e: dict, weights) -> dict:
     from vpos.character_model import load_head, run_dense
     from vpos.extractors.characters import cell_histograms, sparse_cells
     from vpos.extractors.visual import get_model
 
     obj, emb = run_dense(get_model("cpu"), load_head(weights), e["x"])
-    o, em, p = sparse_cells(obj, emb)
+    o, em, p = sparse_cells(obj, emb, share=CELL_SHARE)
     out = {"cell_obj": o, "cell_emb": em, "cell_pos": p, "cell_hist": cell_histograms(e["x"], p)}
     if len(e.get("shot_t", ())):
         obj, emb = run_dense(get_model("cpu"), load_head(weights), e["shot_x"])
-        o, em, p = sparse_cells(obj, emb)
+        o, em, p = sparse_cells(obj, emb, share=CELL_SHARE)
         out["shot"] = {"times": e["shot_t"], "cell_obj": o, "cell_emb": em, "cell_pos": p,
                        "cell_hist": cell_histograms(e["shot_x"], p)}
     return out
@@ -272,10 +275,15 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="calibrate: write calib_a/calib_b into the weights' config.json")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--cell-share", type=float, default=None,
+                    help="eval: when more than 48 cells of a sample reach this objectness, its regions share the 48 "
+                         "kept cells in turns (vpos.extractors.characters.sparse_cells `share`; not the default)")
     ap.add_argument("--no-shot-samples", action="store_true",
                     help="eval: leave out the samples of the shots the 1/s grid misses (the matching before they were taken)")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
+    global CELL_SHARE
+    CELL_SHARE = args.cell_share
     if args.command == "collect":
         collect(args.shows.split(","), args.eps)
         return 0

@@ -574,3 +574,16 @@ def test_the_extractor_keeps_shot_samples_apart_from_the_grid(character_clip):
     # the shot sample is the same picture as grid sample 2: the same cells, whichever batch it ran in
     np.testing.assert_allclose(fs["shot_cell_obj"][0].astype(np.float32), fs["cell_obj"][2].astype(np.float32), atol=2e-2)
     assert not np.allclose(fs["shot_cell_obj"][0].astype(np.float32), fs["cell_obj"][0].astype(np.float32), atol=2e-2)
+
+
+def test_shared_cells_keep_a_small_character_next_to_a_close_up():
+    from vpos.extractors.characters import sparse_cells
+
+    obj = np.zeros((1, 14, 24), np.float32)
+    obj[0, 0:10, 0:6] = 0.95  # a close-up: 60 cells, all more character-like than...
+    obj[0, 4:7, 15:17] = 0.7  # ...a small character: 6 cells
+    emb = np.zeros((1, 14, 24, 4), np.float32)
+    o, _, p = sparse_cells(obj, emb, k=48)
+    assert not (p[0, :, 1] >= 15).any()  # the top 48 are all the close-up's
+    o, _, p = sparse_cells(obj, emb, k=48, share=0.5)
+    assert (p[0, :, 1] >= 15).sum() == 6 and (o[0] > 0).sum() == 48

@@ -127,9 +127,35 @@ class CharacterExtractor(Extractor):
                                                "per_sample": ["cell_obj", "cell_emb", "cell_pos", "cell_hist"]})
 
 
-def sparse_cells(obj: np.ndarray, emb: np.ndarray, keep: float = KEEP_THRESHOLD, k: int = MAX_CELLS):
+def _shared_cells(obj: np.ndarray, threshold: float, k: int) -> np.ndarray:
+    """k cells of one (h, w) objectness map with more than k character cells: the slots are dealt
+    out in turns among its regions (4-connected cells >= threshold), each taking its next most
+    character-like cell, so a close-up cannot take every slot from the others in the frame."""
+    from ..characters import _connected_cells
+
+    h, w = obj.shape
+    rows, cols = np.nonzero(obj >= threshold)
+    comps = _connected_cells({(int(r), int(c)): int(r) * w + int(c) for r, c in zip(rows, cols)})
+    flat = obj.reshape(-1)
+    queues = [sorted(c, key=lambda j: -flat[j]) for c in comps]
+    out: list[int] = []
+    turn = 0
+    while len(out) < k:
+        q = queues[turn % len(queues)]
+        if q:
+            out.append(q.pop(0))
+        turn += 1
+        if turn % len(queues) == 0 and not any(queues):
+            break
+    return np.asarray(sorted(out, key=lambda j: -flat[j]), np.int64)
+
+
+def sparse_cells(obj: np.ndarray, emb: np.ndarray, keep: float = KEEP_THRESHOLD, k: int = MAX_CELLS,
+                 share: float | None = None):
     """Dense (B, h, w) objectness and (B, h, w, D) embeddings -> the k most character-like cells
-    per sample: objectness (B, k) (0 = padding), embeddings (B, k, D), (row, col) positions (B, k, 2)."""
+    per sample: objectness (B, k) (0 = padding), embeddings (B, k, D), (row, col) positions (B, k, 2).
+    `share`: when more than k cells reach this objectness, the regions share the k slots
+    (`_shared_cells`) instead of the most character-like cells of the frame taking them all."""
     b, h, w = obj.shape
     d = emb.shape[-1]
     o_out = np.zeros((b, k), np.float16)
@@ -140,6 +166,8 @@ def sparse_cells(obj: np.ndarray, emb: np.ndarray, keep: float = KEEP_THRESHOLD,
     for i in range(b):
         order = np.argsort(-flat_o[i])[:k]
         order = order[flat_o[i][order] >= keep]
+        if share is not None and (flat_o[i] >= share).sum() > k:
+            order = _shared_cells(obj[i], share, k)
         n = len(order)
         o_out[i, :n] = flat_o[i][order]
         e_out[i, :n] = flat_e[i][order]
