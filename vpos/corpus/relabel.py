@@ -85,6 +85,10 @@ def corpus_shows(corpus: Path, plan: str = "benchmark:0", material: str = "auto"
         lib.fetched.footage = [str(f) for f in files]
     lib.fetched.footage_share = share
     lib.fetched.footage_vary = vary
+    if index and index.get("sprite_sets"):  # planning reads only the grouping, never the pixels
+        from .cli import use_sprites
+
+        use_sprites(lib, index["sprite_sets"], index.get("sprite_share"))
     tries = [(None, None)]
     if index:
         # corpus.json lists the rendered shows only (--only-show); the split names them all

@@ -335,7 +335,9 @@ class Assets:
         if ch is not None and ch.sprite_set >= 0 and ch.sprite_set < len(self.lib.fetched.sprites):
             files = self.lib.fetched.sprites[ch.sprite_set]
             want = ("giggle" if mouth else ["normal", "smile", "surprised"][expr % 3])
-            path = next((f for f in files if want in Path(f).name), files[0])
+            # sets named like renpy-thequestion's (normal/smile/surprised/giggle) by expression; any
+            # other set cycles through its files so that shots vary the pose
+            path = next((f for f in files if want in Path(f).name), files[(expr + int(mouth)) % len(files)])
             src = M.load_rgba(path)
             self.used_files.add(path)
             if ch.tint:

@@ -297,7 +297,12 @@ def make_show(index: int, seed: int, preset: str, lib: MaterialLibrary, material
                 break
         s = _pick(rng, SURNAMES)
         ch = Character(name=g[1], name_ja=f"{s[0]}{g[0]}", seed=int(rng.integers(1 << 30)), va=person(rng))
-        if sprite_sets and c == 0 and rng.random() < 0.6:
+        if F.sprites_given:
+            # given sprites (corpus build --sprites): real art as drawn, no tint, one set per character
+            free = [k for k in range(len(F.sprites)) if k not in {x.sprite_set for x in chars}]
+            if free and rng.random() < F.sprite_share:
+                ch.sprite_set = int(_pick(rng, free))
+        elif sprite_sets and c == 0 and rng.random() < 0.6:
             ch.sprite_set = int(_pick(rng, sprite_sets))
             ch.tint = float(rng.random()) if rng.random() < 0.7 else 0.0
         r = rng.random()
