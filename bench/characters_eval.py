@@ -205,12 +205,14 @@ def main(argv=None) -> int:
     ap.add_argument("--timing", default=None, metavar="EPISODE", help="also time the character stage on this video")
     ap.add_argument("--out", default=None, help="write the summary JSON here")
     ap.add_argument("--discover", action="store_true", help="also score discovery without references")
+    ap.add_argument("--options", default="{}", help='more CharacterOptions as JSON, e.g. \'{"background_bank": false}\'')
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(2)
-    options = CharacterOptions(shot_weight=args.shot_weight, threshold=args.threshold, color_weight=args.color_weight,
-                               skip_empty_references=True)
+    extra = json.loads(args.options)
+    options = CharacterOptions(**{"shot_weight": args.shot_weight, "threshold": args.threshold,
+                                  "color_weight": args.color_weight, "skip_empty_references": True, **extra})
     pred_dir = Path(args.pred)
     pred_dir.mkdir(parents=True, exist_ok=True)
     rows, totals = [], {"correct": 0, "total": 0, "tp": 0, "fp": 0, "fn": 0, "wrong": 0, "hidden_on": 0}
@@ -280,7 +282,7 @@ def main(argv=None) -> int:
         "screen_time_within_5pct": round(float(np.mean(np.asarray(st_pct) <= 5.0)), 3) if st_pct else None,
         "wrong_name_rate": round(t["wrong"] / max(1, t["hidden_on"]), 4),
         "options": {"shot_weight": args.shot_weight, "threshold": args.threshold, "color_weight": args.color_weight,
-                    "refs": args.refs},
+                    "refs": args.refs, **extra},
     }
     if args.discover and disc["total"]:
         summary["discovery"] = {"accuracy": round(disc["correct"] / disc["total"], 4),

@@ -189,7 +189,8 @@ def prepared(eps, weights, opts, memo):
         key = (e["name"], str(weights))
         if key not in memo:
             memo[key] = episode_cells(e, weights)
-        rkey = ("refs", e["name"], str(weights), opts.skip_empty_references, opts.reference_region, opts.background_bank)
+        rkey = ("refs", e["name"], str(weights), opts.skip_empty_references, opts.reference_region, opts.background_bank,
+                opts.clean_banks)
         if rkey not in memo:
             memo[rkey] = build_references({k: list(v) for k, v in e["refs"].items()}, weights, "cpu", opts)
         yield e, memo[key], memo[rkey]

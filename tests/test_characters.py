@@ -587,3 +587,44 @@ def test_shared_cells_keep_a_small_character_next_to_a_close_up():
     assert not (p[0, :, 1] >= 15).any()  # the top 48 are all the close-up's
     o, _, p = sparse_cells(obj, emb, k=48, share=0.5)
     assert (p[0, :, 1] >= 15).sum() == 6 and (o[0] > 0).sum() == 48
+
+
+def test_background_bank_comes_from_screenshots_only(character_clip, tmp_path):
+    import shutil
+
+    from vpos.characters import CharacterOptions, build_references
+
+    _, refs = character_clip
+    opts = CharacterOptions(background_bank=True)
+    both = build_references(str(refs), str(WEIGHTS), "cpu", opts)
+    assert both.background is not None and len(both.background) > 0
+    assert both.background.shape[1] == both.banks["Akari"].shape[1]
+    crops = tmp_path / "crops"
+    for name in ("Akari", "Botan"):
+        (crops / name).mkdir(parents=True)
+        shutil.copy(refs / name / "crop.png", crops / name / "crop.png")
+    # a crop's surroundings are its border colour, nothing of the show: no background bank
+    assert build_references(str(crops), str(WEIGHTS), "cpu", opts).background is None
+    assert build_references(str(refs), str(WEIGHTS), "cpu", CharacterOptions(background_bank=False)).background is None
+
+
+def test_bank_cells_that_recur_in_backgrounds_not_in_other_references_are_dropped():
+    from vpos.characters import background_like_cells
+
+    rng = np.random.default_rng(0)
+
+    def unit(v):
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    face, seat = unit(rng.normal(size=(2, 16)))
+    jitter = lambda v, k: unit(v + 0.05 * rng.normal(size=(k, 16)))  # noqa: E731
+    # image 0: the character; image 1: the character and, taken for it, a lecture hall's seats
+    desc = np.concatenate([jitter(face, 5), jitter(face, 5), jitter(seat, 4)])
+    ids = np.array([0] * 5 + [1] * 9)
+    background = jitter(seat, 6)  # the seats recur in the references' backgrounds
+    keep = background_like_cells(desc, ids, background)
+    assert keep[:10].all() and not keep[10:].any()
+    assert background_like_cells(desc, np.zeros(14, int), background) is None  # one image: nothing to compare
+    assert background_like_cells(desc, ids, background[:0]) is None
+    # a bank that would lose nearly everything is left alone
+    assert background_like_cells(jitter(seat, 6), np.array([0, 0, 0, 1, 1, 1]), background) is None

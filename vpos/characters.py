@@ -78,8 +78,20 @@ class CharacterOptions:
     duplicate_similarity: float = 0.97  # two names whose reference cells match each other this well are an error
     min_cells: int = 1  # character cells a reference image needs
     multiscale: bool = False  # add close-up and distant views of every reference (measured: no gain on the dev shows)
-    background_bank: bool = False  # (measured on the dev shows: no gain, so off) cells of the references' backgrounds veto video cells that match them best
-    background_margin: float = 0.0  # a cell is a character's only when that much closer to it than to the background
+    # The references' backgrounds (cells of reference screenshots outside the character, never of
+    # crops) veto a region that matches them at least as well as its name (`background_margin`),
+    # and, with `clean_banks`, a name's bank loses the cells closer to those backgrounds than to the
+    # name's other reference images (a busy background the detector took for part of the character).
+    # Empty shots of places the references show (a courtyard, a road under the credits) were the
+    # largest class of false alarms on art no model had seen (renpy-demo's Eileen and Lucy). Chosen
+    # on the dev shows (bench/results/characters-v4-*-background.json): 13 small dev episodes acc
+    # 0.979 -> 0.981, false-alarm seconds 13 -> 9, no more misses; kaze-nikki e01-e06 (full pipeline)
+    # acc 0.9915 -> 0.9932, precision 0.986 -> 0.992, screen-time error 1.61% -> 1.39% (max 10.3% ->
+    # 5.4%), wrong-name 1.47% -> 1.08% (clean_banks). Off before: with the second head, cell matching,
+    # it gave no gain.
+    background_bank: bool = True
+    background_margin: float = 0.0  # a region is a character's only when that much closer to it than to the background
+    clean_banks: bool = True
     # cells nearly as close to a second name go to nobody (a ratio test between the best and second
     # name). Dev shows (bench/characters_headcache.py): with the first head 0.05 gave acc 0.894 -> 0.906,
     # F1 0.867 -> 0.876, wrong-name 26.7% -> 24.2%; with the hard-negative head 0 / 0.05 / 0.08 gave acc
@@ -268,7 +280,7 @@ def reference_canvas(img: np.ndarray) -> np.ndarray:
     from .character_model import INPUT_H, INPUT_W, prepare_frames
 
     h, w = img.shape[:2]
-    if w / h >= 1.3:
+    if is_screenshot(img):
         return prepare_frames(img[None])[0]
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).reshape(-1, 3)
     canvas = np.empty((INPUT_H, INPUT_W, 3), np.uint8)
@@ -279,6 +291,13 @@ def reference_canvas(img: np.ndarray) -> np.ndarray:
     x0, y0 = (INPUT_W - nw) // 2, (INPUT_H - nh) // 2
     canvas[y0:y0 + nh, x0:x0 + nw] = small
     return canvas
+
+
+def is_screenshot(img: np.ndarray) -> bool:
+    """A reference wider than 1.3:1 is a screenshot (scaled like a video sample, its surroundings
+    are the show's backgrounds); a narrower one is a crop, placed on a canvas of its border colour
+    (`reference_canvas`), whose surroundings are that colour and nothing of the show."""
+    return img.shape[1] / img.shape[0] >= 1.3
 
 
 def reference_bank(obj: np.ndarray, emb: np.ndarray, threshold: float) -> np.ndarray:
@@ -325,8 +344,8 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
                 x = np.concatenate([x[keep], x[len(found) + keep]])
                 obj = np.concatenate([obj[keep], obj[len(found) + keep]])
                 emb = np.concatenate([emb[keep], emb[len(found) + keep]])
+        m = len(items)
         for k, (label, _) in enumerate(items):
-            m = len(items)
             for j in (k, m + k):
                 sel = obj[j] >= head.obj_threshold
                 if options.reference_region == "largest":
@@ -335,7 +354,7 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
                 image_ids.append(np.full(int(sel.sum()), k, np.int32))  # a mirror shares its image's id
                 rc = np.argwhere(sel).astype(np.int16)
                 hists.append(cell_histograms(x[j:j + 1], rc[None])[0])
-                if j == k and options.background_bank:
+                if j == k and options.background_bank and is_screenshot(items[k][1]):
                     # every cell not of the character region, away from its edge (edge cells mix both)
                     grown = sel.copy()
                     grown[1:] |= sel[:-1]
@@ -377,8 +396,33 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
         if len(background) > MAX_BACKGROUND_CELLS:  # a fixed subsample keeps matching cheap
             keep = np.random.default_rng(0).choice(len(background), MAX_BACKGROUND_CELLS, replace=False)
             background, background_hists = background[keep], background_hists[keep]
+    if options.clean_banks and background is not None:
+        bgd = cell_descriptors(background, background_hists, options.color_weight)
+        for name in names:
+            keep = background_like_cells(cell_descriptors(banks[name], hist_bank[name], options.color_weight),
+                                         bank_ids[name], bgd)
+            if keep is not None:
+                banks[name], hist_bank[name], bank_ids[name] = banks[name][keep], hist_bank[name][keep], bank_ids[name][keep]
     return References(names=names, banks=banks, counts=counts, files=files, hists=hist_bank,
                       background=background, background_hists=background_hists, bank_images=bank_ids)
+
+
+def background_like_cells(desc: np.ndarray, image_ids: np.ndarray, background: np.ndarray) -> np.ndarray | None:
+    """Which cells of a name's bank to keep: those at least as similar to the name's OTHER reference
+    images as to the references' backgrounds. A character recurs in its references; a busy
+    background the detector took for part of the character (a lecture hall's seats and windows)
+    recurs in the backgrounds instead. None (keep all) with one image or when nearly all would go."""
+    ids = np.unique(image_ids[image_ids >= 0])
+    if len(ids) < 2 or not len(background):
+        return None
+    bg = (desc @ background.T).max(1)
+    same = np.full(len(desc), -1.0, np.float32)
+    for i in ids:
+        mine, other = image_ids == i, (image_ids != i) & (image_ids >= 0)
+        if other.any() and mine.any():
+            same[mine] = (desc[mine] @ desc[other].T).max(1)
+    keep = (same >= bg) | (image_ids < 0)
+    return keep if keep.sum() >= max(3, 0.1 * len(desc)) else None
 
 
 def cell_descriptors(emb: np.ndarray, hist: np.ndarray | None, color_weight: float) -> np.ndarray:
