@@ -73,9 +73,12 @@ def test_given_sprites_take_one_set_per_character_and_render(tmp_path):
     assert assets.sprite(mira, 100, 2, False, False)[..., 0].max() > 150  # and back
 
 
-def test_held_out_art_package_is_fetched_on_request_only(tmp_path):
+def test_held_out_art_package_is_fetched_on_request_only(tmp_path, monkeypatch):
     from vpos.corpus.material import DEFAULT_PACKAGES, PACKAGES, renpy_demo_sprites
 
     assert "renpy-demo" in PACKAGES and "renpy-demo" not in DEFAULT_PACKAGES
     with pytest.raises(MaterialError, match="corpus fetch renpy-demo"):
         renpy_demo_sprites(str(tmp_path))
+    monkeypatch.setenv("VPOS_MATERIAL_DIR", str(tmp_path))  # `--sprites renpy-demo` with the package missing
+    with pytest.raises(MaterialError, match="corpus fetch renpy-demo"):
+        use_sprites(MaterialLibrary.open("procedural"), ["renpy-demo"])

@@ -162,7 +162,7 @@ def use_sprites(lib, sprites, sprite_share: Optional[float] = None) -> list:
     """Replace the material's character sprites with the given files/folders (grouped per character by
     :func:`vpos.corpus.material.group_sprites`, or already grouped: a list of lists of files); returns the
     groups (for the index)."""
-    from .material import group_sprites
+    from .material import group_sprites, renpy_demo_sprites
 
     if sprite_share is not None and not 0.0 < sprite_share <= 1.0:
         raise SystemExit(f"--sprite-share: {sprite_share} is not in (0, 1]")
@@ -172,8 +172,8 @@ def use_sprites(lib, sprites, sprite_share: Optional[float] = None) -> list:
         return []
     if all(isinstance(g, (list, tuple)) for g in sprites):
         groups = [[str(f) for f in g] for g in sprites]
-    else:
-        groups = group_sprites(sprites)
+    else:  # the name of the held-out art package stands for its sprites
+        groups = group_sprites([f for p in sprites for f in (renpy_demo_sprites() if p == "renpy-demo" else [p])])
     lib.fetched.sprites = groups
     lib.fetched.sprites_given = True
     lib.fetched.sprite_share = 1.0 if sprite_share is None else float(sprite_share)
@@ -259,8 +259,9 @@ def add_corpus_parser(subparsers) -> argparse.ArgumentParser:
                         "(low-resolution source scaled up, blur, grain, grade, pillar/letterbox bars)")
     b.add_argument("--sprites", nargs="*", default=None,
                    help="character sprites instead of the material's: transparent PNGs, as DIR/<name>/*.png or files "
-                        "named '<name> <pose>.png' (e.g. art no model has seen, for a generalisation test); every show "
-                        "may use them all, one set per character; changes the plan")
+                        "named '<name> <pose>.png', or 'renpy-demo' for that package's Eileen and Lucy (art no model has "
+                        "seen, for a generalisation test; `corpus fetch renpy-demo` first); every show may use them "
+                        "all, one set per character; changes the plan")
     b.add_argument("--sprite-share", type=float, default=None,
                    help="with --sprites: the chance that a character takes a free sprite set (default 1: the whole "
                         "cast while sets last; the rest are drawn)")
