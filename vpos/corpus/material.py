@@ -362,6 +362,12 @@ class FetchedMaterial:
                     or self.cjk_fonts or self.latin_fonts or self.footage or self.espeak)
 
 
+def _sprite_owner(path: Path) -> str:
+    """The character a loose sprite file belongs to: the first word of its name."""
+    words = path.stem.split()
+    return words[0].lower() if words else path.stem
+
+
 def group_sprites(paths: Sequence[str]) -> List[List[str]]:
     """Sprite files grouped into characters: ``DIR/<name>/*.png`` by folder, loose files by the first
     word of the file name (Ren'Py's ``eileen happy.png``, ``eileen concerned.png`` -> ``eileen``).
@@ -377,9 +383,9 @@ def group_sprites(paths: Sequence[str]) -> List[List[str]]:
                 for sub in subs:
                     files += [(sub.name, str(f)) for f in sorted(sub.glob("*.png"))]
             else:
-                files += [(f.stem.split()[0].lower(), str(f)) for f in sorted(path.glob("*.png"))]
+                files += [(_sprite_owner(f), str(f)) for f in sorted(path.glob("*.png"))]
         elif path.is_file():
-            files.append((path.stem.split()[0].lower() if path.stem.split() else path.stem, str(path)))
+            files.append((_sprite_owner(path), str(path)))
         else:
             raise MaterialError(f"--sprites: no such file or folder: {p}")
     groups: Dict[str, List[str]] = {}
