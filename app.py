@@ -29,6 +29,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -320,7 +321,7 @@ def find_characters(video: str | None, *rows, progress: gr.Progress = gr.Progres
     timeline, screen-time chart, the intervals CSV, and, when no references are given, the
     discovered clusters (one representative crop each) to name. Shots come from the feature cache
     when the video was analysed already."""
-    from vpos.characters import intervals_csv, representative_crops
+    from vpos.characters import ReferenceRegion, intervals_csv, is_weak_region, reference_preview, representative_crops
     from vpos.plots import characters_timeline_figure, screen_time_figure
 
     if not video:
@@ -364,9 +365,26 @@ def find_characters(video: str | None, *rows, progress: gr.Progress = gr.Progres
         p = out_dir / f"{name}.png"
         Image.fromarray(crop).save(p)
         gallery.append((str(p), f"{name} ({clusters[name]['samples']} s)"))
+    # what each reference gave its name: the region's box drawn on the image, orange where it looks wrong
+    taken = []
+    for name, regs in (ch.get("reference_regions") or {}).items():
+        for i, r in enumerate(regs):
+            region = ReferenceRegion(file=r["file"], box=tuple(r["box"]), share=r["share"], objectness=r["objectness"])
+            try:
+                with Image.open(region.file) as im:
+                    img = np.asarray(im.convert("RGB"))
+            except OSError:
+                continue
+            p = out_dir / f"reference-{len(taken) + 1}.png"
+            Image.fromarray(reference_preview(img, region)).save(p)
+            flag = " - check this one" if is_weak_region(region) else ""
+            taken.append((str(p), f"{name} {i + 1}: {region.share:.0%} of the frame, objectness {region.objectness:.2f}{flag}"))
+    notes = [w for w in doc.get("warnings", []) if w.startswith("reference ")]
+    if notes:
+        lines.append("\n" + "\n".join(f"- {w}" for w in notes))
     choice = gr.update(choices=list(clusters), value=(list(clusters) or [None])[0])
     return ("\n".join(lines), characters_timeline_figure(doc, title=""), screen_time_figure(doc, title=""), str(out),
-            gallery, clusters, choice)
+            gallery, clusters, choice, taken)
 
 
 def _add_references(names: list[str], files: list[list[str]], name: str, images: list) -> tuple[list, list]:
@@ -585,6 +603,9 @@ def build_demo() -> gr.Blocks:
                 gr.Markdown("Without references, **Find characters** finds the recurring characters (clusters); name one "
                             "to turn its crops into references.")
                 char_summary = gr.Markdown(elem_id="characters-summary")
+                reference_gallery = gr.Gallery(label="What each reference gave its character (the region vpos took; orange: "
+                                               "probably holds background, a crop is safer)", columns=5, height=220,
+                                               elem_id="character-reference-regions")
                 cluster_gallery = gr.Gallery(label="Discovered characters (one crop per cluster)", columns=6, height=220,
                                              elem_id="character-clusters")
                 cluster_state = gr.State({})
@@ -597,7 +618,7 @@ def build_demo() -> gr.Blocks:
                 char_csv = gr.File(label="Character intervals (CSV)", interactive=False, elem_id="characters-csv")
             find_button.click(find_characters, inputs=[video, *char_names, *char_files],
                               outputs=[char_summary, char_timeline, char_bars, char_csv, cluster_gallery, cluster_state,
-                                       cluster_choice], api_name="characters")
+                                       cluster_choice, reference_gallery], api_name="characters")
             cluster_button.click(name_cluster, inputs=[video, cluster_state, cluster_choice, cluster_name, *char_names, *char_files],
                                  outputs=[*char_names, *char_files], api_name="name_cluster")
             frame_show.click(frame_preview, inputs=[video, frame_time], outputs=[frame_image], api_name="frame")

@@ -165,8 +165,6 @@ def shot_samples(cf) -> dict | None:
 def wrong_name_seconds(truth: dict, cf, n: int, cuts, refs, names, options, weights) -> tuple[int, int]:
     """Each character without references: its on-screen seconds, and those reported as another
     name that is not on screen then."""
-    from vpos.characters import References
-
     nsec = truth_nsec(truth)
     dur = float(truth["duration"])
     tm = {c: intervals_per_second(v, nsec, dur) for c, v in truth["characters"].items()}
@@ -175,9 +173,7 @@ def wrong_name_seconds(truth: dict, cf, n: int, cuts, refs, names, options, weig
         keep = [x for x in names if x != hidden]
         if not keep or hidden not in tm:
             continue
-        sub = References(names=keep, banks={k: refs.banks[k] for k in keep}, counts={k: refs.counts[k] for k in keep},
-                         hists={k: refs.hists[k] for k in keep},
-                         bank_images={k: refs.bank_images[k] for k in keep if k in refs.bank_images})
+        sub = refs.without(hidden)
         res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], sub, dur, cuts, 1.0, weights, options,
                                 cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n], shot_samples=shot_samples(cf))
         on = tm[hidden]

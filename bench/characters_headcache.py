@@ -190,7 +190,7 @@ def prepared(eps, weights, opts, memo):
         if key not in memo:
             memo[key] = episode_cells(e, weights)
         rkey = ("refs", e["name"], str(weights), opts.skip_empty_references, opts.reference_region, opts.background_bank,
-                opts.clean_banks)
+                opts.clean_banks, opts.reference_confident, opts.reference_core)
         if rkey not in memo:
             memo[rkey] = build_references({k: list(v) for k, v in e["refs"].items()}, weights, "cpu", opts)
         yield e, memo[key], memo[rkey]

@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--options", default="{}", help="CharacterOptions overrides as JSON")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    from vpos.characters import CharacterOptions, References, detect_characters
+    from vpos.characters import CharacterOptions, detect_characters
     from vpos.evaluate import intervals_per_second, truth_nsec
 
     eps = [e for e in H.load(args.eps, args.store or "") if args.show in (None, e["show"])]
@@ -46,9 +46,7 @@ def main(argv=None) -> int:
             keep = [x for x in refs.names if x != hidden]
             if not keep or hidden not in tm:
                 continue
-            sub = References(names=keep, banks={k: refs.banks[k] for k in keep}, counts={k: refs.counts[k] for k in keep},
-                             hists={k: refs.hists[k] for k in keep},
-                             bank_images={k: refs.bank_images[k] for k in keep if k in refs.bank_images})
+            sub = refs.without(hidden)
             res = detect_characters(cf["cell_obj"], cf["cell_emb"], sub, dur, e["cuts"], 1.0, args.weights, opts,
                                     cell_hist=cf["cell_hist"], cell_pos=cf["cell_pos"])
             on = tm[hidden]

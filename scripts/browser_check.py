@@ -452,6 +452,9 @@ def run_characters(page, check: Check, out: Path, video: Path, truth: dict, time
     lanes = " ".join(page.locator("#characters-timeline .ytick text").all_text_contents())
     check(all(n in lanes for n in named), f"the character timeline has a lane per name ({lanes[:80]})")
     check(page.locator("#characters-screen-time .js-plotly-plot").count() > 0, "the screen-time chart is drawn")
+    taken = page.locator("#character-reference-regions img")
+    check(_wait(lambda: taken.count() >= len(named), 15),
+          f"each reference is shown with the character region taken from it ({taken.count()} images)")
     csv_link = page.locator("#characters-csv a[download$='.characters.csv']")
     check(_wait(lambda: csv_link.count() > 0, 15), "the character intervals CSV download is offered")
     if csv_link.count():

@@ -105,6 +105,13 @@ def test_characters_found_in_a_generated_clip(character_clip, tmp_path):
     r = analyze(path, opts)
     ch = r.characters
     assert ch["names"] == ["Akari", "Botan"] and ch["references"] == {"Akari": 2, "Botan": 2}
+    # what each reference image gave its name, for a person to check
+    regions = ch["reference_regions"]
+    assert {k: len(v) for k, v in regions.items()} == {"Akari": 2, "Botan": 2}
+    for reg in regions["Akari"] + regions["Botan"]:
+        x0, y0, x1, y1 = reg["box"]
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1 and 0 < reg["share"] < 1 and 0.5 <= reg["objectness"] <= 1
+        assert Path(reg["file"]).exists()
     n = len(r.per_second["t"])
     assert all(len(ch["per_second"][k]) == n for k in ch["names"])
     p = {k: np.asarray(v) for k, v in ch["per_second"].items()}
@@ -628,3 +635,73 @@ def test_bank_cells_that_recur_in_backgrounds_not_in_other_references_are_droppe
     assert background_like_cells(desc, ids, background[:0]) is None
     # a bank that would lose nearly everything is left alone
     assert background_like_cells(jitter(seat, 6), np.array([0, 0, 0, 1, 1, 1]), background) is None
+
+
+def test_a_character_without_references_loses_its_backgrounds_too():
+    from vpos.characters import References
+
+    emb = np.eye(4, dtype=np.float32)
+    refs = References(names=["A", "B"], banks={"A": emb[:1], "B": emb[1:2]}, counts={"A": 1, "B": 2},
+                      hists={"A": np.ones((1, 3)), "B": np.ones((1, 3))}, background=emb[2:4],
+                      background_hists=np.ones((2, 3)), background_owner=np.array(["A", "B"]),
+                      bank_images={"A": np.zeros(1, np.int32), "B": np.zeros(1, np.int32)})
+    sub = refs.without("A")
+    assert sub.names == ["B"] and list(sub.banks) == ["B"] and sub.counts == {"B": 2}
+    # only B's reference backgrounds stay: A's images were never given
+    assert len(sub.background) == 1 and np.allclose(sub.background[0], emb[3]) and sub.background_owner.tolist() == ["B"]
+    assert refs.without("B").without("A").background is None
+
+
+def test_reference_region_box_preview_and_notes():
+    from vpos.character_model import GRID_H, GRID_W
+    from vpos.characters import ReferenceRegion, References, reference_notes, reference_preview, reference_region, region_box
+
+    mask = np.zeros((GRID_H, GRID_W), bool)
+    mask[2:10, 6:12] = True
+    # a screenshot fills the network canvas: the box is the cells' share of it
+    shot = np.zeros((360, 640, 3), np.uint8)
+    x0, y0, x1, y1 = region_box(mask, shot)
+    assert (x0, x1) == pytest.approx((6 / GRID_W, 12 / GRID_W)) and (y0, y1) == pytest.approx((2 / GRID_H, 10 / GRID_H))
+    # a crop sits in the middle of the canvas, 90% of its height: its box is in the crop's own frame
+    crop = np.zeros((400, 200, 3), np.uint8)
+    full = np.ones((GRID_H, GRID_W), bool)
+    assert region_box(full, crop) == (0.0, 0.0, 1.0, 1.0)
+    assert region_box(np.zeros_like(mask), shot) == (0.0, 0.0, 0.0, 0.0)
+    # which region a reference gives: the largest, or the one with most confident cells, or its core
+    obj = np.zeros((GRID_H, GRID_W), np.float32)
+    obj[0:6, 0:10] = 0.7  # a wide, weakly detected background region
+    obj[8:13, 15:18] = 0.99  # the character
+    assert reference_region(obj, 0.5)[0, 0] and not reference_region(obj, 0.5)[9, 16]
+    assert reference_region(obj, 0.5, confident=0.95)[9, 16] and not reference_region(obj, 0.5, confident=0.95)[0, 0]
+    obj[5, 10:15] = 0.7  # a bridge joins them: the core keeps only the confident cells
+    obj[5:8, 15] = 0.7
+    joined = reference_region(obj, 0.5, confident=0.95, core=0.9)
+    assert joined.sum() == 15 and joined[8:13, 15:18].all()
+    kept, region = reference_region(obj, 0.5, confident=0.95, core=0.9, with_region=True)
+    assert (kept == joined).all() and region.sum() == 15 + 60 + 5 + 3 and region[0, 0]
+    weak = ReferenceRegion(file="/refs/Lucy/hall.png", box=(0.0, 0.1, 1.0, 1.0), share=0.6, objectness=0.78)
+    good = ReferenceRegion(file="/refs/Lucy/close.png", box=(0.3, 0.1, 0.6, 1.0), share=0.3, objectness=0.95)
+    refs = References(names=["Lucy"], banks={}, counts={"Lucy": 2}, regions={"Lucy": [good, weak]})
+    notes = reference_notes(refs)
+    assert len(notes) == 1 and "reference 2 of 'Lucy' (hall.png)" in notes[0] and "60%" in notes[0]
+    img = np.zeros((100, 200, 3), np.uint8)
+    drawn = reference_preview(img, weak)
+    assert drawn.shape == img.shape and drawn.any() and not img.any()
+    assert drawn[50, 0].tolist() == [255, 140, 0]  # orange: the region looks wrong
+    assert reference_preview(img, good)[50, 60].tolist() == [0, 220, 90]
+    assert good.to_dict() == {"file": "/refs/Lucy/close.png", "box": [0.3, 0.1, 0.6, 1.0], "share": 0.3, "objectness": 0.95}
+
+
+def test_a_region_that_looks_like_the_references_backgrounds_goes_to_nobody():
+    from vpos.characters import named_regions
+
+    a, seat, other = np.eye(3, dtype=np.float32)
+    # a name's bank that holds a background cell the detector took for the character (seats)
+    banks = [np.stack([a, seat])]
+    background = ((0.9 * seat + 0.44 * other) / np.linalg.norm(0.9 * seat + 0.44 * other))[None].astype(np.float32)
+    obj = np.ones((1, 2), np.float32)
+    pos = np.array([[[0, 0], [0, 1]]])
+    seats = np.stack([seat, seat])[None]
+    assert (0, 0) in named_regions(obj, seats, pos, banks, 0.5, background)  # the name matches better than the background
+    assert named_regions(obj, seats, pos, banks, 0.5, background, background_ceiling=0.85) == {}
+    assert (0, 0) in named_regions(obj, np.stack([a, a])[None], pos, banks, 0.5, background, background_ceiling=0.85)

@@ -89,6 +89,11 @@ class CharacterOptions:
     # Off before: with the second head and cell matching it gave no gain.
     background_bank: bool = True
     background_margin: float = 0.0  # a region is a character's only when that much closer to it than to the background
+    # A region whose cells are on average this similar to the references' backgrounds goes to
+    # nobody, however well a name matches it (0: off): the name's bank may still hold a few
+    # background cells the detector took for the character, and those match the same place exactly.
+    # 0.8 lost small characters in front of such places on dev (misses 24 -> 44); 0.85 and 0.9 none.
+    background_ceiling: float = 0.85
     # `clean_banks`: a name's bank loses the cells closer to the references' backgrounds than to
     # the name's other reference images (a busy background the detector took for part of the
     # character: a lecture hall behind Lucy). Lowers the wrong-name rate (dev 0.59% -> 0.44%,
@@ -129,7 +134,16 @@ class CharacterOptions:
     # clusters, and the weaker one loses its name), so it stays off.
     cluster_margin: float = 0.0
     cluster_distance: float = 0.45  # average-linkage cosine distance that closes a cluster (discovery's)
-    reference_region: str = "largest"  # "largest": only the reference's largest character region goes into the bank
+    reference_region: str = "largest"  # "largest": only one character region of each reference goes into the bank
+    # Which region and which of its cells (0: off). A busy background (a lecture hall's seats and
+    # windows) makes the detector fire around the character with middling objectness: in a reference
+    # taken there the largest region was the hall itself, or the character and the hall joined, and
+    # the name was then reported over the empty hall in every episode. The region with most cells at
+    # `reference_confident` is the character; only its cells at `reference_core` go into the bank,
+    # the rest of the image into the background bank (`background_ceiling` below). See README,
+    # "Busy backgrounds" (ninth session) for the figures on every set.
+    reference_confident: float = 0.95
+    reference_core: float = 0.9
     skip_empty_references: bool = False  # drop (not refuse) reference images without a character, if the name keeps one
 
     def __post_init__(self):
@@ -137,6 +151,20 @@ class CharacterOptions:
             raise ValueError(f"match_by must be 'region' or 'cell', not {self.match_by!r}")
         if self.unsampled_shots not in ("both", "nearest", "none"):
             raise ValueError(f"unsampled_shots must be 'both', 'nearest' or 'none', not {self.unsampled_shots!r}")
+
+
+@dataclass
+class ReferenceRegion:
+    """What one reference image gave its name: the character region vpos took (the cells whose
+    embeddings form the name's bank), so a person can see a reference that went wrong."""
+    file: str
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the cells that went into the bank, as fractions of the image
+    share: float  # the share of the frame's cells in the region that held them (before its confident core was taken)
+    objectness: float  # that region's mean character objectness (a clear character is above 0.9)
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "box": [round(v, 4) for v in self.box], "share": round(self.share, 4),
+                "objectness": round(self.objectness, 4)}
 
 
 @dataclass
@@ -150,7 +178,27 @@ class References:
     # to these than to every name is background, whatever the detector says
     background: np.ndarray | None = None  # (B, D) embeddings
     background_hists: np.ndarray | None = None  # (B, bins)
+    background_owner: np.ndarray | None = None  # (B,) the name whose reference image each background cell comes from
     bank_images: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (K,) source reference image per bank row (-1: unknown)
+    regions: dict[str, list[ReferenceRegion]] = field(default_factory=dict)  # name -> the region each reference image gave
+
+    def without(self, name: str) -> "References":
+        """These references as if `name` had been given none: its bank and the backgrounds of its
+        reference images leave (how the wrong-name rate treats a character without references)."""
+        keep = [k for k in self.names if k != name]
+        background, hists, owner = self.background, self.background_hists, self.background_owner
+        if background is not None and owner is not None:
+            sel = owner != name
+            background, owner = background[sel], owner[sel]
+            hists = hists[sel] if hists is not None else None
+            if not len(background):
+                background = hists = owner = None
+        return References(names=keep, banks={k: self.banks[k] for k in keep}, counts={k: self.counts[k] for k in keep},
+                          hists={k: self.hists[k] for k in keep if k in self.hists},
+                          files={k: self.files[k] for k in keep if k in self.files}, background=background,
+                          background_hists=hists, background_owner=owner,
+                          bank_images={k: self.bank_images[k] for k in keep if k in self.bank_images},
+                          regions={k: self.regions[k] for k in keep if k in self.regions})
 
 
 # --- reading references -------------------------------------------------------------------------
@@ -186,6 +234,29 @@ def largest_region(mask: np.ndarray) -> np.ndarray:
         for r, c in max(groups, key=len):
             out[r, c] = True
     return out
+
+
+def reference_region(obj: np.ndarray, threshold: float, confident: float = 0.0, core: float = 0.0,
+                     with_region: bool = False):
+    """The character cells of one reference image, (h, w) objectness -> (h, w) mask: its largest
+    4-connected region of cells at `threshold`, or with `confident` > 0 the region holding most cells
+    at that objectness; with `core` > 0 only that region's cells at `core` (when >= 3 are).
+    `with_region`: return (those cells, the whole region before the core was taken)."""
+    mask = obj >= threshold
+    if confident <= 0:
+        region = largest_region(mask)
+    else:
+        cells = {(int(r), int(c)): (int(r), int(c)) for r, c in np.argwhere(mask)}
+        groups = _connected_cells(cells)
+        region = np.zeros_like(mask, bool)
+        if groups:
+            best = max(groups, key=lambda g: (sum(obj[r, c] >= confident for r, c in g), len(g)))
+            for r, c in best:
+                region[r, c] = True
+    out = region
+    if core > 0 and (region & (obj >= core)).sum() >= 3:
+        out = region & (obj >= core)
+    return (out, region) if with_region else out
 
 
 def _read_image(path: str) -> np.ndarray:
@@ -289,12 +360,19 @@ def reference_canvas(img: np.ndarray) -> np.ndarray:
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).reshape(-1, 3)
     canvas = np.empty((INPUT_H, INPUT_W, 3), np.uint8)
     canvas[:] = np.median(border, 0).astype(np.uint8)
-    s = min(0.9 * INPUT_H / h, 0.9 * INPUT_W / w)
-    nw, nh = max(1, int(w * s)), max(1, int(h * s))
-    small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    x0, y0 = (INPUT_W - nw) // 2, (INPUT_H - nh) // 2
+    x0, y0, nw, nh = crop_placement(h, w)
+    small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if nw < w else cv2.INTER_LINEAR)
     canvas[y0:y0 + nh, x0:x0 + nw] = small
     return canvas
+
+
+def crop_placement(h: int, w: int) -> tuple[int, int, int, int]:
+    """Where `reference_canvas` puts an h x w crop: (x0, y0, width, height) on the network canvas."""
+    from .character_model import INPUT_H, INPUT_W
+
+    s = min(0.9 * INPUT_H / h, 0.9 * INPUT_W / w)
+    nw, nh = max(1, int(w * s)), max(1, int(h * s))
+    return (INPUT_W - nw) // 2, (INPUT_H - nh) // 2, nw, nh
 
 
 def is_screenshot(img: np.ndarray) -> bool:
@@ -332,8 +410,8 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
     backbone = get_model(device)
     from .extractors.characters import cell_histograms
 
-    banks, counts, files, hist_bank, bank_ids = {}, {}, {}, {}, {}
-    bg_cells, bg_hists = [], []
+    banks, counts, files, hist_bank, bank_ids, regions = {}, {}, {}, {}, {}, {}
+    bg_cells, bg_hists, bg_owner = [], [], []
     for name, items in imgs.items():
         items = items[:MAX_REFERENCES]
         x = np.stack([reference_canvas(a) for _, a in items])
@@ -351,11 +429,16 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
         m = len(items)
         for k, (label, _) in enumerate(items):
             for j in (k, m + k):
-                sel = obj[j] >= head.obj_threshold
+                sel = found = obj[j] >= head.obj_threshold
                 if options.reference_region == "largest":
-                    sel = largest_region(sel)
+                    sel, found = reference_region(obj[j], head.obj_threshold, options.reference_confident,
+                                                  options.reference_core, with_region=True)
                 cells.append(emb[j][sel])
                 image_ids.append(np.full(int(sel.sum()), k, np.int32))  # a mirror shares its image's id
+                if j == k:  # the box of what went into the bank; how large and clear the region was that held it
+                    regions.setdefault(name, []).append(ReferenceRegion(
+                        file=str(label), box=region_box(sel, items[k][1]), share=float(found.mean()),
+                        objectness=float(obj[j][found].mean()) if found.any() else 0.0))
                 rc = np.argwhere(sel).astype(np.int16)
                 hists.append(cell_histograms(x[j:j + 1], rc[None])[0])
                 if j == k and options.background_bank and is_screenshot(items[k][1]):
@@ -368,6 +451,7 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
                     bc = np.argwhere(~grown).astype(np.int16)
                     bg_cells.append(emb[j][~grown])
                     bg_hists.append(cell_histograms(x[j:j + 1], bc[None])[0])
+                    bg_owner.append(np.full(len(bc), name))
             if (obj[k] >= head.obj_threshold).sum() < options.min_cells:
                 raise CharacterReferenceError(
                     f"no character found in reference {label} of '{name}' (best objectness {obj[k].max():.2f}): "
@@ -394,12 +478,13 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
                 raise CharacterReferenceError(
                     f"the references of '{a}' and '{b}' are near-identical (similarity {s:.3f}): the same "
                     f"character under two names, or the same images in both folders")
-    background = background_hists = None
+    background = background_hists = background_owner = None
     if bg_cells and sum(len(b) for b in bg_cells):
         background, background_hists = np.concatenate(bg_cells).astype(np.float32), np.concatenate(bg_hists)
+        background_owner = np.concatenate(bg_owner)
         if len(background) > MAX_BACKGROUND_CELLS:  # a fixed subsample keeps matching cheap
             keep = np.random.default_rng(0).choice(len(background), MAX_BACKGROUND_CELLS, replace=False)
-            background, background_hists = background[keep], background_hists[keep]
+            background, background_hists, background_owner = background[keep], background_hists[keep], background_owner[keep]
     if options.clean_banks and background is not None:
         bgd = cell_descriptors(background, background_hists, options.color_weight)
         for name in names:
@@ -408,7 +493,65 @@ def build_references(source, weights=None, device: str = "cpu", options: Charact
             if keep is not None:
                 banks[name], hist_bank[name], bank_ids[name] = banks[name][keep], hist_bank[name][keep], bank_ids[name][keep]
     return References(names=names, banks=banks, counts=counts, files=files, hists=hist_bank,
-                      background=background, background_hists=background_hists, bank_images=bank_ids)
+                      background=background, background_hists=background_hists, background_owner=background_owner,
+                      bank_images=bank_ids, regions=regions)
+
+
+# A reference region this weakly detected and this large is probably the character plus the
+# background around it (a lecture hall's seats and windows taken for part of Lucy): the background
+# then counts as the character wherever it appears. Set from the references of every corpus set
+# (README, "Which references go wrong").
+WEAK_REGION_OBJECTNESS = 0.85
+WEAK_REGION_SHARE = 0.2
+
+
+def is_weak_region(region: ReferenceRegion) -> bool:
+    return region.objectness < WEAK_REGION_OBJECTNESS and region.share >= WEAK_REGION_SHARE
+
+
+def reference_notes(refs: "References") -> list[str]:
+    """Warnings about references whose character region looks wrong, for the result's warnings:
+    a region reaching over much of the frame with weak objectness holds background."""
+    notes = []
+    for name in refs.names:
+        for i, r in enumerate(refs.regions.get(name, [])):
+            if is_weak_region(r):
+                notes.append(f"reference {i + 1} of '{name}' ({Path(r.file).name}): the character region covers "
+                             f"{r.share:.0%} of the frame and is weakly detected (objectness {r.objectness:.2f}), so part "
+                             f"of its background probably counts as '{name}'; a crop around the character is safer")
+    return notes
+
+
+def reference_preview(image: np.ndarray, region: ReferenceRegion, weak: bool | None = None) -> np.ndarray:
+    """A reference image with the box of the character region vpos took from it drawn in: green,
+    or orange when the region looks wrong (`reference_notes`)."""
+    import cv2
+
+    out = np.ascontiguousarray(image[..., :3]).copy()
+    h, w = out.shape[:2]
+    if weak is None:
+        weak = is_weak_region(region)
+    x0, y0, x1, y1 = region.box
+    p0 = (int(round(x0 * (w - 1))), int(round(y0 * (h - 1))))
+    p1 = (int(round(x1 * (w - 1))), int(round(y1 * (h - 1))))
+    cv2.rectangle(out, p0, p1, (255, 140, 0) if weak else (0, 220, 90), max(2, int(round(min(h, w) / 120))))
+    return out
+
+
+def region_box(mask: np.ndarray, image: np.ndarray) -> tuple[float, float, float, float]:
+    """The bounding box of a reference's character cells (a (h, w) grid mask over its network
+    canvas) as fractions (x0, y0, x1, y1) of the reference image itself: a screenshot fills the
+    canvas, a crop sits in its middle (`reference_canvas`)."""
+    from .character_model import INPUT_H, INPUT_W, STRIDE
+
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return (0.0, 0.0, 0.0, 0.0)
+    x0, x1 = cols.min() * STRIDE, (cols.max() + 1) * STRIDE
+    y0, y1 = rows.min() * STRIDE, (rows.max() + 1) * STRIDE
+    ox, oy, nw, nh = (0, 0, INPUT_W, INPUT_H) if is_screenshot(image) else crop_placement(*image.shape[:2])
+    clip = lambda v: float(min(1.0, max(0.0, v)))  # noqa: E731
+    return (clip((x0 - ox) / nw), clip((y0 - oy) / nh), clip((x1 - ox) / nw), clip((y1 - oy) / nh))
 
 
 def background_like_cells(desc: np.ndarray, image_ids: np.ndarray, background: np.ndarray) -> np.ndarray | None:
@@ -547,7 +690,8 @@ def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float
 def named_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: list, threshold: float,
                   background: np.ndarray | None = None, background_margin: float = 0.0,
                   ambiguity_margin: float = 0.0, min_name_cells: int = 1,
-                  floors: np.ndarray | None = None, allowed: np.ndarray | None = None) -> dict:
+                  floors: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                  background_ceiling: float = 0.0) -> dict:
     """Character regions (4-connected character cells) named: {(sample, name index): (score, cell
     indices)} for the best region each name gets in each sample. A region's similarity to a name is
     the mean over its cells of the best similarity in the name's bank and it goes to its most
@@ -573,8 +717,10 @@ def named_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
             k = int(score.argmax())
             if len(banks) > 1 and score[k] - np.sort(score)[-2] < ambiguity_margin:
                 continue
-            if bg is not None and score[k] <= float(bg[comp].mean()) + background_margin:
-                continue
+            if bg is not None:
+                b = float(bg[comp].mean())
+                if score[k] <= b + background_margin or (background_ceiling > 0 and b >= background_ceiling):
+                    continue
             if floors is not None and score[k] < floors[k]:
                 continue
             if allowed is not None and allowed[f][sel[comp], k].mean() < 0.5:
@@ -629,7 +775,7 @@ def name_similarities(cell_obj: np.ndarray, desc: np.ndarray, banks: list, thres
     obj = cell_obj.astype(np.float32)
     args = (background, options.background_margin, options.ambiguity_margin, options.min_name_cells, floors, allowed)
     if options.match_by == "region" and cell_pos is not None:
-        regions = named_regions(obj, desc, cell_pos, banks, threshold, *args)
+        regions = named_regions(obj, desc, cell_pos, banks, threshold, *args, background_ceiling=options.background_ceiling)
         sims = region_scores(regions, len(obj), len(banks))
     else:
         regions, sims = None, match_scores(obj, desc, banks, threshold, *args)
@@ -772,15 +918,19 @@ class CharacterResult:
     # samples taken in shots the 1/s grid misses: their times and (E, C) probabilities
     shot_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
     shot_prob: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    reference_regions: dict[str, list[ReferenceRegion]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "names": list(self.names),
             "per_second": {n: [round(float(v), 4) for v in self.prob[:, i]] for i, n in enumerate(self.names)},
             "intervals": self.intervals,
             "screen_time": self.screen_time,
             "references": self.references,
         }
+        if self.reference_regions:
+            out["reference_regions"] = {k: [r.to_dict() for r in v] for k, v in self.reference_regions.items()}
+        return out
 
 
 def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: References, duration: float,
@@ -838,7 +988,8 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
         intervals[name] = iv
         st[name] = round(float(sum(e - s for s, e in iv)), 3)
     return CharacterResult(names=names, prob=prob, raw_prob=raw, intervals=intervals, screen_time=st,
-                           references=dict(refs.counts), shot_times=shot_t, shot_prob=shot_prob)
+                           references=dict(refs.counts), shot_times=shot_t, shot_prob=shot_prob,
+                           reference_regions=dict(refs.regions))
 
 
 def intervals_csv(characters: dict) -> str:

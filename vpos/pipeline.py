@@ -427,6 +427,10 @@ def analyze(
     timings.update(ext_timings)
     if motion_warning:
         warnings.append(motion_warning)
+    if references is not None:
+        from .characters import reference_notes
+
+        warnings.extend(reference_notes(references))
 
     any_fs = next(iter(features.values()), None)
     n_samples = int(any_fs.meta.get("n_samples", 0)) if any_fs else 0
