@@ -705,3 +705,31 @@ def test_a_region_that_looks_like_the_references_backgrounds_goes_to_nobody():
     assert (0, 0) in named_regions(obj, seats, pos, banks, 0.5, background)  # the name matches better than the background
     assert named_regions(obj, seats, pos, banks, 0.5, background, background_ceiling=0.85) == {}
     assert (0, 0) in named_regions(obj, np.stack([a, a])[None], pos, banks, 0.5, background, background_ceiling=0.85)
+
+
+def test_a_look_alike_that_stood_beside_a_name_is_not_given_that_name_elsewhere():
+    from vpos.characters import impostor_banks, named_regions
+
+    def unit(v):
+        return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+    yuuma, takumi, other = np.eye(3, dtype=np.float32)
+    lookalike = unit(0.6 * yuuma + 0.8 * takumi)  # the same drawing, other colours: 0.6 like Yuuma
+    banks = [yuuma[None]]  # only Yuuma has references
+    # sample 0: Yuuma (cols 0-1) and, apart, the look-alike (cols 5-6); sample 1: the look-alike alone
+    cells = np.stack([np.stack([yuuma, yuuma, lookalike, lookalike]), np.stack([lookalike, lookalike, other, other])])
+    obj = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], np.float32)
+    pos = np.array([[[0, 0], [0, 1], [0, 5], [0, 6]], [[0, 0], [0, 1], [9, 9], [9, 9]]])
+    cands = []
+    regions = named_regions(obj, cells, pos, banks, 0.5, candidates=cands)
+    assert regions[(0, 0)][0] == pytest.approx(1.0) and regions[(1, 0)][0] == pytest.approx(0.6)  # named Yuuma alone
+    imps = impostor_banks(cands, regions, cells, pos, 1, min_score=0.5, min_cells=2)
+    assert imps[0] is not None and len(imps[0]) == 2
+    again = named_regions(obj, cells, pos, banks, 0.5, impostors=imps)
+    assert (0, 0) in again and (1, 0) not in again  # Yuuma stays Yuuma; the look-alike alone goes to nobody
+    # a second region below the first (the same character split by a desk) is no impostor
+    near = pos.copy()
+    near[0, 2:] = [[4, 1], [4, 2]]
+    assert impostor_banks(cands, regions, cells, near, 1, min_score=0.5, min_cells=2)[0] is None
+    # nor one too weak to have been named on its own
+    assert impostor_banks(cands, regions, cells, pos, 1, min_score=0.7, min_cells=2)[0] is None

@@ -94,6 +94,15 @@ class CharacterOptions:
     # background cells the detector took for the character, and those match the same place exactly.
     # 0.8 lost small characters in front of such places on dev (misses 24 -> 44); 0.85 and 0.9 none.
     background_ceiling: float = 0.85
+    # One character is not in two places at once: a region that stood beside a name's region in the
+    # same sample and would also have gone to that name is someone else who resembles it, and its
+    # cells then veto the name wherever a region matches them at least as well (`impostor_banks`).
+    # A character without references drawn like a known one (the same face, other colours) was
+    # reported under the known name in 9-23% of its seconds in one show of a fresh unseen-art set
+    # (seed 12121, tsuki-houkago); with this rule 0-1.4%, no second lost there, on dev or on the
+    # fresh held-out set (README, ninth session). Parts of one character split in two (a desk across
+    # the body) share columns and are not taken for someone else.
+    impostors: bool = True
     # `clean_banks`: a name's bank loses the cells closer to the references' backgrounds than to
     # the name's other reference images (a busy background the detector took for part of the
     # character: a lecture hall behind Lucy). Lowers the wrong-name rate (dev 0.59% -> 0.44%,
@@ -691,7 +700,8 @@ def named_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
                   background: np.ndarray | None = None, background_margin: float = 0.0,
                   ambiguity_margin: float = 0.0, min_name_cells: int = 1,
                   floors: np.ndarray | None = None, allowed: np.ndarray | None = None,
-                  background_ceiling: float = 0.0) -> dict:
+                  background_ceiling: float = 0.0, impostors: list | None = None,
+                  candidates: list | None = None) -> dict:
     """Character regions (4-connected character cells) named: {(sample, name index): (score, cell
     indices)} for the best region each name gets in each sample. A region's similarity to a name is
     the mean over its cells of the best similarity in the name's bank and it goes to its most
@@ -725,6 +735,12 @@ def named_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
                 continue
             if allowed is not None and allowed[f][sel[comp], k].mean() < 0.5:
                 continue
+            if impostors is not None and impostors[k] is not None and len(impostors[k]):
+                # as close to another character that stood beside this name as to the name: that one
+                if float((cells[comp] @ impostors[k].T).max(1).mean()) >= score[k]:
+                    continue
+            if candidates is not None:
+                candidates.append((f, k, float(score[k]), sel[comp]))
             if (f, k) not in out or score[k] > out[(f, k)][0]:
                 out[(f, k)] = (float(score[k]), sel[comp])
     return out
@@ -740,6 +756,27 @@ def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
     rest of the region must agree."""
     return region_scores(named_regions(obj, desc, pos, banks, threshold, background, background_margin,
                                        ambiguity_margin, min_name_cells, floors, allowed), len(obj), len(banks))
+
+
+def impostor_banks(candidates: list, regions: dict, desc: np.ndarray, pos: np.ndarray, names: int,
+                   min_score: float, min_cells: int = 4, gap: int = 1) -> list:
+    """Per name, the cells of other characters that resemble it: in a sample where two regions both
+    go to one name, the weaker is someone else (one character is not in two places at once) when it
+    stands beside the other (no column in common; `gap`: columns between them, at least) and would
+    have been named on its own (`min_score`). A character without references that looks like a
+    known one (the same drawing, other colours) shows up beside it sooner or later; then its regions
+    elsewhere go to nobody instead of the known name."""
+    out: list = [[] for _ in range(names)]
+    for f, k, score, cells in candidates:
+        best = regions.get((f, k))
+        if best is None or np.array_equal(best[1], cells) or score >= best[0] or score < min_score or len(cells) < min_cells:
+            continue
+        a, b = pos[f, cells, 1].astype(int), pos[f, best[1], 1].astype(int)
+        # beside it, not above or below: one character split in two (a desk across the body, a
+        # weakly detected neck) keeps its parts in the same columns
+        if a.min() - b.max() >= gap or b.min() - a.max() >= gap:
+            out[k].append(desc[f][cells].astype(np.float32))
+    return [np.concatenate(x) if x else None for x in out]
 
 
 def region_scores(regions: dict, n: int, names: int) -> np.ndarray:
@@ -767,7 +804,7 @@ def expand_banks(banks: list, raw: np.ndarray, regions: dict, desc: np.ndarray, 
 def name_similarities(cell_obj: np.ndarray, desc: np.ndarray, banks: list, threshold: float, options: "CharacterOptions",
                       cell_pos: np.ndarray | None = None, background: np.ndarray | None = None,
                       floors: np.ndarray | None = None, allowed: np.ndarray | None = None,
-                      with_regions: bool = False):
+                      with_regions: bool = False, impostors: list | None = None, candidates: list | None = None):
     """(N, names) similarity of each sample to each name, by regions (`named_regions`) when
     `options.match_by` is "region" and cell positions are known, else by cells (`match_scores`).
     The one place the detector and its calibration get their similarities from. `with_regions`:
@@ -775,7 +812,8 @@ def name_similarities(cell_obj: np.ndarray, desc: np.ndarray, banks: list, thres
     obj = cell_obj.astype(np.float32)
     args = (background, options.background_margin, options.ambiguity_margin, options.min_name_cells, floors, allowed)
     if options.match_by == "region" and cell_pos is not None:
-        regions = named_regions(obj, desc, cell_pos, banks, threshold, *args, background_ceiling=options.background_ceiling)
+        regions = named_regions(obj, desc, cell_pos, banks, threshold, *args, background_ceiling=options.background_ceiling,
+                                impostors=impostors, candidates=candidates)
         sims = region_scores(regions, len(obj), len(banks))
     else:
         regions, sims = None, match_scores(obj, desc, banks, threshold, *args)
@@ -969,13 +1007,23 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
         # embeddings only (no colour): clusters are identities, as in discovery
         allowed = cluster_allowed(cell_obj, cell_emb, cell_pos, [refs.banks[k] for k in names], head.obj_threshold,
                                   options.cluster_margin, options.cluster_distance)
+    cands = [] if options.impostors and cell_pos is not None else None
     sims, regions = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background, floors,
-                                      allowed, with_regions=True)
+                                      allowed, with_regions=True, candidates=cands)
+    imps = None
+    if cands and regions is not None:
+        # the region score at which a name is reported: the impostors that would have been named
+        t = float(np.clip(options.threshold, 1e-3, 1 - 1e-3))
+        imps = impostor_banks(cands, regions, desc, cell_pos, len(names), head.calib_b + np.log(t / (1 - t)) / head.calib_a)
+        if any(x is not None for x in imps):  # match again before the references grow from this video
+            sims, regions = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background,
+                                              floors, allowed, with_regions=True, impostors=imps)
     raw = head.calibrate(sims) if n else np.zeros((0, len(names)))
     if options.expand_probability > 0 and regions is not None and n:
         # a second pass with each name's confident regions of this video added to its references
         banks = expand_banks(banks, raw, regions, desc, options.expand_probability, options.expand_samples)
-        sims = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background, floors, allowed)
+        sims = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background, floors, allowed,
+                                 impostors=imps)
         raw = head.calibrate(sims)
     raw, shot_prob = raw[:n_grid], raw[n_grid:]
     seg = shot_segments(n_grid, cut_times, sample_rate)
