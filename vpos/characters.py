@@ -532,19 +532,17 @@ def reference_notes(refs: "References") -> list[str]:
     return notes
 
 
-def reference_preview(image: np.ndarray, region: ReferenceRegion, weak: bool | None = None) -> np.ndarray:
+def reference_preview(image: np.ndarray, region: ReferenceRegion) -> np.ndarray:
     """A reference image with the box of the character region vpos took from it drawn in: green,
     or orange when the region looks wrong (`reference_notes`)."""
     import cv2
 
     out = np.ascontiguousarray(image[..., :3]).copy()
     h, w = out.shape[:2]
-    if weak is None:
-        weak = is_weak_region(region)
     x0, y0, x1, y1 = region.box
     p0 = (int(round(x0 * (w - 1))), int(round(y0 * (h - 1))))
     p1 = (int(round(x1 * (w - 1))), int(round(y1 * (h - 1))))
-    cv2.rectangle(out, p0, p1, (255, 140, 0) if weak else (0, 220, 90), max(2, int(round(min(h, w) / 120))))
+    cv2.rectangle(out, p0, p1, (255, 140, 0) if is_weak_region(region) else (0, 220, 90), max(2, int(round(min(h, w) / 120))))
     return out
 
 
