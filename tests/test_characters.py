@@ -727,6 +727,8 @@ def test_a_look_alike_that_stood_beside_a_name_is_not_given_that_name_elsewhere(
     assert imps[0] is not None and len(imps[0]) == 2
     again = named_regions(obj, cells, pos, banks, 0.5, impostors=imps)
     assert (0, 0) in again and (1, 0) not in again  # Yuuma stays Yuuma; the look-alike alone goes to nobody
+    # with a margin the impostors must be that much closer than the name
+    assert (1, 0) in named_regions(obj, cells, pos, banks, 0.5, impostors=imps, impostor_margin=0.5)
     # a second region below the first (the same character split by a desk) is no impostor
     near = pos.copy()
     near[0, 2:] = [[4, 1], [4, 2]]
