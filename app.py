@@ -321,7 +321,8 @@ def find_characters(video: str | None, *rows, progress: gr.Progress = gr.Progres
     timeline, screen-time chart, the intervals CSV, and, when no references are given, the
     discovered clusters (one representative crop each) to name. Shots come from the feature cache
     when the video was analysed already."""
-    from vpos.characters import ReferenceRegion, intervals_csv, is_weak_region, reference_preview, representative_crops
+    from vpos.characters import (ReferenceRegion, intervals_csv, is_weak_region, reference_notes, reference_preview,
+                                 representative_crops)
     from vpos.plots import characters_timeline_figure, screen_time_figure
 
     if not video:
@@ -367,9 +368,9 @@ def find_characters(video: str | None, *rows, progress: gr.Progress = gr.Progres
         gallery.append((str(p), f"{name} ({clusters[name]['samples']} s)"))
     # what each reference gave its name: the region's box drawn on the image, orange where it looks wrong
     taken = []
-    for name, regs in (ch.get("reference_regions") or {}).items():
-        for i, r in enumerate(regs):
-            region = ReferenceRegion(file=r["file"], box=tuple(r["box"]), share=r["share"], objectness=r["objectness"])
+    regions = {k: [ReferenceRegion.from_dict(r) for r in v] for k, v in (ch.get("reference_regions") or {}).items()}
+    for name, regs in regions.items():
+        for i, region in enumerate(regs):
             try:
                 with Image.open(region.file) as im:
                     img = np.asarray(im.convert("RGB"))
@@ -379,7 +380,7 @@ def find_characters(video: str | None, *rows, progress: gr.Progress = gr.Progres
             Image.fromarray(reference_preview(img, region)).save(p)
             flag = " - check this one" if is_weak_region(region) else ""
             taken.append((str(p), f"{name} {i + 1}: {region.share:.0%} of the frame, objectness {region.objectness:.2f}{flag}"))
-    notes = [w for w in doc.get("warnings", []) if w.startswith("reference ")]
+    notes = reference_notes(regions)
     if notes:
         lines.append("\n" + "\n".join(f"- {w}" for w in notes))
     choice = gr.update(choices=list(clusters), value=(list(clusters) or [None])[0])

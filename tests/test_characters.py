@@ -682,7 +682,7 @@ def test_reference_region_box_preview_and_notes():
     weak = ReferenceRegion(file="/refs/Lucy/hall.png", box=(0.0, 0.1, 1.0, 1.0), share=0.6, objectness=0.78)
     good = ReferenceRegion(file="/refs/Lucy/close.png", box=(0.3, 0.1, 0.6, 1.0), share=0.3, objectness=0.95)
     refs = References(names=["Lucy"], banks={}, counts={"Lucy": 2}, regions={"Lucy": [good, weak]})
-    notes = reference_notes(refs)
+    notes = reference_notes(refs.regions)
     assert len(notes) == 1 and "reference 2 of 'Lucy' (hall.png)" in notes[0] and "60%" in notes[0]
     img = np.zeros((100, 200, 3), np.uint8)
     drawn = reference_preview(img, weak)
@@ -690,6 +690,7 @@ def test_reference_region_box_preview_and_notes():
     assert drawn[50, 0].tolist() == [255, 140, 0]  # orange: the region looks wrong
     assert reference_preview(img, good)[50, 60].tolist() == [0, 220, 90]
     assert good.to_dict() == {"file": "/refs/Lucy/close.png", "box": [0.3, 0.1, 0.6, 1.0], "share": 0.3, "objectness": 0.95}
+    assert ReferenceRegion.from_dict(good.to_dict()) == good  # how the app reads them back from the result
 
 
 def test_a_region_that_looks_like_the_references_backgrounds_goes_to_nobody():

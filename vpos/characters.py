@@ -179,6 +179,10 @@ class ReferenceRegion:
         return {"file": self.file, "box": [round(v, 4) for v in self.box], "share": round(self.share, 4),
                 "objectness": round(self.objectness, 4)}
 
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "ReferenceRegion":
+        return cls(file=str(d["file"]), box=tuple(d["box"]), share=float(d["share"]), objectness=float(d["objectness"]))
+
 
 @dataclass
 class References:
@@ -523,12 +527,13 @@ def is_weak_region(region: ReferenceRegion) -> bool:
     return region.objectness < WEAK_REGION_OBJECTNESS and region.share >= WEAK_REGION_SHARE
 
 
-def reference_notes(refs: "References") -> list[str]:
-    """Warnings about references whose character region looks wrong, for the result's warnings:
-    a region reaching over much of the frame with weak objectness holds background."""
+def reference_notes(regions: Mapping[str, list[ReferenceRegion]]) -> list[str]:
+    """Warnings about references whose character region looks wrong (name -> the regions its
+    reference images gave, `References.regions`): a region reaching over much of the frame with weak
+    objectness holds background."""
     notes = []
-    for name in refs.names:
-        for i, r in enumerate(refs.regions.get(name, [])):
+    for name, regs in regions.items():
+        for i, r in enumerate(regs):
             if is_weak_region(r):
                 notes.append(f"reference {i + 1} of '{name}' ({Path(r.file).name}): the character region covers "
                              f"{r.share:.0%} of the frame and is weakly detected (objectness {r.objectness:.2f}), so part "

@@ -430,7 +430,7 @@ def analyze(
     if references is not None:
         from .characters import reference_notes
 
-        warnings.extend(reference_notes(references))
+        warnings.extend(reference_notes(references.regions))
 
     any_fs = next(iter(features.values()), None)
     n_samples = int(any_fs.meta.get("n_samples", 0)) if any_fs else 0
