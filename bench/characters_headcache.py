@@ -164,19 +164,30 @@ def warm(eps: list[dict], store_path: str) -> None:
 
 
 CELL_SHARE: float | None = None  # --cell-share: the kept cells are shared among a frame's regions (measured, not adopted)
+MAX_CELLS: int | None = None  # --max-cells: cells kept per sample (None: the extractor's MAX_CELLS)
+REGION_CAP: int | None = None  # --region-cap: each region keeps up to this many of its own cells
+REGION_THRESHOLD: float | None = None  # --region-threshold: objectness of the regions' cells (None: the extractor's)
+REGION_FLOOR: int | None = None  # --region-floor: each region keeps at least this many of its own cells (None: the extractor's)
 
 
 def episode_cells(e: dict, weights) -> dict:
     from vpos.character_model import load_head, run_dense
+    from vpos.extractors.characters import MAX_CELLS as DEFAULT_MAX_CELLS
+    from vpos.extractors.characters import FLOOR_OBJECTNESS
+    from vpos.extractors.characters import REGION_FLOOR as DEFAULT_REGION_FLOOR
     from vpos.extractors.characters import cell_histograms, sparse_cells
     from vpos.extractors.visual import get_model
 
+    k = MAX_CELLS or DEFAULT_MAX_CELLS
+    floor = DEFAULT_REGION_FLOOR if REGION_FLOOR is None else REGION_FLOOR
+    at = FLOOR_OBJECTNESS if REGION_THRESHOLD is None else REGION_THRESHOLD
+    cells = dict(k=k, share=CELL_SHARE, region_cap=REGION_CAP, region_floor=floor, k_max=2 * k, region_threshold=at)
     obj, emb = run_dense(get_model("cpu"), load_head(weights), e["x"])
-    o, em, p = sparse_cells(obj, emb, share=CELL_SHARE)
+    o, em, p = sparse_cells(obj, emb, **cells)
     out = {"cell_obj": o, "cell_emb": em, "cell_pos": p, "cell_hist": cell_histograms(e["x"], p)}
     if len(e.get("shot_t", ())):
         obj, emb = run_dense(get_model("cpu"), load_head(weights), e["shot_x"])
-        o, em, p = sparse_cells(obj, emb, share=CELL_SHARE)
+        o, em, p = sparse_cells(obj, emb, **cells)
         out["shot"] = {"times": e["shot_t"], "cell_obj": o, "cell_emb": em, "cell_pos": p,
                        "cell_hist": cell_histograms(e["shot_x"], p)}
     return out
@@ -279,12 +290,23 @@ def main(argv=None) -> int:
     ap.add_argument("--cell-share", type=float, default=None,
                     help="eval: when more than 48 cells of a sample reach this objectness, its regions share the 48 "
                          "kept cells in turns (vpos.extractors.characters.sparse_cells `share`; not the default)")
+    ap.add_argument("--max-cells", type=int, default=None,
+                    help="eval: character cells kept per sample (default: the extractor's MAX_CELLS)")
+    ap.add_argument("--region-cap", type=int, default=None,
+                    help="eval: each character region keeps up to this many of its own cells (with --max-cells for the sample)")
+    ap.add_argument("--region-floor", type=int, default=None,
+                    help="eval: each character region keeps at least this many of its own cells, up to twice "
+                         "--max-cells in all (default: the extractor's REGION_FLOOR; 0: off, the matching before)")
+    ap.add_argument("--region-threshold", type=float, default=None,
+                    help="eval: objectness of the cells that form the regions of --region-floor / --region-cap "
+                         "(default: the extractor's FLOOR_OBJECTNESS)")
     ap.add_argument("--no-shot-samples", action="store_true",
                     help="eval: leave out the samples of the shots the 1/s grid misses (the matching before they were taken)")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
-    global CELL_SHARE
-    CELL_SHARE = args.cell_share
+    global CELL_SHARE, MAX_CELLS, REGION_CAP, REGION_FLOOR, REGION_THRESHOLD
+    CELL_SHARE, MAX_CELLS, REGION_CAP, REGION_FLOOR = args.cell_share, args.max_cells, args.region_cap, args.region_floor
+    REGION_THRESHOLD = args.region_threshold
     if args.command == "collect":
         collect(args.shows.split(","), args.eps)
         return 0

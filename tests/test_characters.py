@@ -596,6 +596,52 @@ def test_shared_cells_keep_a_small_character_next_to_a_close_up():
     assert (p[0, :, 1] >= 15).sum() == 6 and (o[0] > 0).sum() == 48
 
 
+def test_region_floor_keeps_every_character_some_cells():
+    from vpos.extractors.characters import sparse_cells
+
+    obj = np.zeros((1, 14, 24), np.float32)
+    obj[0, 0:10, 0:6] = 0.95  # a close-up: 60 cells, all more character-like than...
+    obj[0, 4:7, 15:17] = 0.7  # ...a small character: 6 cells
+    obj[0, 2:12, 19:23] = 0.8  # ...and a third one: 40 cells
+    emb = np.zeros((1, 14, 24, 4), np.float32)
+    o, _, p = sparse_cells(obj, emb, k=48, region_floor=12, k_max=96)
+    assert o.shape == (1, 96)
+    cols = p[0, o[0] > 0, 1]
+    assert (cols < 6).sum() == 48  # the frame's most character-like cells come first, as before
+    assert ((cols >= 15) & (cols < 17)).sum() == 6  # all of the small one (it has fewer than 12)
+    assert (cols >= 19).sum() == 12  # the third one's 12 best
+    o, _, p = sparse_cells(obj, emb, k=48, region_floor=12, k_max=56)
+    assert (o[0] > 0).sum() == 56  # never more than k_max
+
+
+def test_side_by_side_parts_of_one_region():
+    from vpos.characters import named_regions, side_by_side
+
+    cols = np.repeat(np.arange(12, 18), 4)  # one region over 6 columns, 4 cells each
+    sims = np.zeros((len(cols), 3), np.float32)
+    left = cols <= 14
+    sims[left, 0], sims[left, 1] = 0.9, 0.5  # name 0 on the left...
+    sims[~left, 1], sims[~left, 0] = 0.8, 0.55  # ...name 1 on the right
+    parts = side_by_side(cols, sims, 4)
+    assert [sorted(set(cols[q])) for q in parts] == [[12, 13, 14], [15, 16, 17]]
+    # a stray column led by another name is too small to stand alone and joins its neighbour
+    stray = sims.copy()
+    stray[cols == 13] = [0.5, 0.5, 0.9]
+    assert [sorted(set(cols[q])) for q in side_by_side(cols[:8], stray[:8], 5)] == [[12, 13]]
+    # one name on both sides: one character, not two
+    same = sims.copy()
+    same[:, 0] = 0.95
+    assert len(side_by_side(cols, same, 4)) == 1
+    # the whole region's mean names nobody well; cut in two, both names are found
+    a, b = np.eye(3, dtype=np.float32)[0], np.eye(3, dtype=np.float32)[1]
+    desc = np.stack([a if c <= 14 else b for c in cols])[None]
+    pos = np.stack([np.tile(np.arange(4), 6) + 2, cols], 1)[None]
+    obj = np.ones((1, len(cols)), np.float32)
+    banks = [a[None], b[None], np.eye(3, dtype=np.float32)[2][None]]
+    assert set(named_regions(obj, desc, pos, banks, 0.5, ambiguity_margin=0.6)) == set()
+    assert set(named_regions(obj, desc, pos, banks, 0.5, ambiguity_margin=0.6, split_cells=4)) == {(0, 0), (0, 1)}
+
+
 def test_background_bank_comes_from_screenshots_only(character_clip, tmp_path):
     import shutil
 
@@ -736,3 +782,12 @@ def test_a_look_alike_that_stood_beside_a_name_is_not_given_that_name_elsewhere(
     assert impostor_banks(cands, regions, cells, near, 1, min_score=0.5, min_cells=2)[0] is None
     # nor one too weak to have been named on its own
     assert impostor_banks(cands, regions, cells, pos, 1, min_score=0.7, min_cells=2)[0] is None
+    # a fragment that matches better on average (a hand kept apart from the body) does not make the
+    # whole character beside it an impostor of its own name
+    body = unit(0.9 * yuuma + 0.436 * other)
+    frag = np.stack([yuuma, yuuma] + [body] * 8)[None]
+    fpos = np.array([[[0, 0], [1, 0]] + [[r, c] for r in range(4) for c in (4, 5)]])
+    fc = []
+    fr = named_regions(np.ones((1, 10), np.float32), frag, fpos, banks, 0.5, candidates=fc)
+    assert len(fc) == 2 and fr[(0, 0)][0] == pytest.approx(1.0)  # the fragment holds the best score
+    assert impostor_banks(fc, fr, frag, fpos, 1, min_score=0.5, min_cells=2)[0] is None

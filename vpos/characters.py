@@ -104,9 +104,21 @@ class CharacterOptions:
     # across the body) share columns and are not taken for someone else. With no margin the rule
     # also vetoed a character's own weak regions on 23-minute episodes (seed 10101: accuracy 0.989
     # -> 0.984, screen-time error 1.5% -> 2.8%); a 0.05 margin keeps them (0.989, 1.6%, wrong-name
-    # 1.6% -> 0.6%) and tsuki-houkago's wrong-name at 1.7% (16% without the rule).
+    # 1.6% -> 0.6%) and tsuki-houkago's wrong-name at 1.7% (16% without the rule). Only regions of
+    # comparable size count (half the largest): once every region kept some cells (REGION_FLOOR), a
+    # two-cell fragment that matched better on average made the whole character beside it its own
+    # impostor (yoru-monogatari e03, seed 12121: Chihiro 10.1% short; README, tenth session).
     impostors: bool = True
     impostor_margin: float = 0.05  # a region goes to nobody when that much closer to the impostors than to the name
+    # Characters who touch in the frame are one 4-connected region, and its mean similarity then
+    # matches neither (`side_by_side`): with `split_cells` > 0 a region is cut where the columns
+    # change the name they look like, into parts of at least that many cells (0: off). Once the
+    # extractor kept cells of every region (REGION_FLOOR), touching characters were the largest
+    # cause of misses on an unseen-art set (seed 13131, diagnosed: screen-time error 2.24% -> 1.54%,
+    # max 19.3% -> 7.6%, accuracy 0.988 -> 0.991, wrong-name unchanged 1.27%); the small sets do not
+    # change (parts of 4-12 cells alike: bench/results/characters-v5-region-floor.json). README,
+    # tenth session.
+    split_cells: int = 8
     # `clean_banks`: a name's bank loses the cells closer to the references' backgrounds than to
     # the name's other reference images (a busy background the detector took for part of the
     # character: a lecture hall behind Lucy). Lowers the wrong-name rate (dev 0.59% -> 0.44%,
@@ -704,19 +716,63 @@ def match_scores(obj: np.ndarray, emb: np.ndarray, banks: list, threshold: float
     return out
 
 
+def side_by_side(cols: np.ndarray, sims: np.ndarray, min_cells: int) -> list[np.ndarray]:
+    """The parts of one character region that stand side by side and look like different names:
+    cols (c,) the cells' grid columns, sims (c, names) their similarities. Each column is led by the
+    name its cells match best on average; runs of columns led by one name are the parts, a run of
+    fewer than `min_cells` cells joins its larger neighbour. Returns cell indices per part, or the
+    whole region as one part when fewer than two parts remain or two parts would go to one name.
+    Characters who touch in the frame form one 4-connected region, whose mean similarity then
+    matches neither of them."""
+    whole = [np.arange(len(cols))]
+    uniq = np.unique(cols)
+    if len(uniq) < 2 or sims.shape[1] < 2:
+        return whole
+    lead = [int(sims[cols == c].mean(0).argmax()) for c in uniq]
+    runs = []  # [first column index, last column index, name]
+    for i, k in enumerate(lead):
+        if runs and runs[-1][2] == k:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i, k])
+    count = lambda r: int(np.isin(cols, uniq[r[0]:r[1] + 1]).sum())  # noqa: E731
+    while len(runs) > 1:
+        j = min(range(len(runs)), key=lambda i: count(runs[i]))
+        if count(runs[j]) >= min_cells:
+            break
+        nbs = [i for i in (j - 1, j + 1) if 0 <= i < len(runs)]
+        t = max(nbs, key=lambda i: count(runs[i]))
+        a, b = min(j, t), max(j, t)
+        runs[a:b + 1] = [[runs[a][0], runs[b][1], runs[t][2]]]
+        merged = []  # neighbours led by one name are one part
+        for r in runs:
+            if merged and merged[-1][2] == r[2]:
+                merged[-1][1] = r[1]
+            else:
+                merged.append(r)
+        runs = merged
+    if len(runs) < 2:
+        return whole
+    parts = [np.flatnonzero(np.isin(cols, uniq[r[0]:r[1] + 1])) for r in runs]
+    names = [int(sims[p].mean(0).argmax()) for p in parts]
+    return parts if len(set(names)) == len(names) else whole
+
+
 def named_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: list, threshold: float,
                   background: np.ndarray | None = None, background_margin: float = 0.0,
                   ambiguity_margin: float = 0.0, min_name_cells: int = 1,
                   floors: np.ndarray | None = None, allowed: np.ndarray | None = None,
                   background_ceiling: float = 0.0, impostors: list | None = None,
-                  candidates: list | None = None, impostor_margin: float = 0.0) -> dict:
+                  candidates: list | None = None, impostor_margin: float = 0.0,
+                  split_cells: int = 0) -> dict:
     """Character regions (4-connected character cells) named: {(sample, name index): (score, cell
     indices)} for the best region each name gets in each sample. A region's similarity to a name is
     the mean over its cells of the best similarity in the name's bank and it goes to its most
     similar name, if it has at least `min_name_cells` cells, leads the second name by
     `ambiguity_margin`, reaches the name's floor, beats the background bank (its mean best
     similarity over the region) by `background_margin`, and the majority of its cells are `allowed`
-    the name."""
+    the name. `split_cells` (0: off): a region is first cut into the parts that stand side by side
+    and look like different names (`side_by_side`, parts of at least that many cells)."""
     out: dict = {}
     if not banks:
         return out
@@ -728,7 +784,10 @@ def named_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
         sims = np.stack([(cells @ b.T).max(1) if len(b) else np.zeros(len(cells), np.float32) for b in banks], 1)
         bg = (cells @ background.T).max(1) if background is not None and len(background) else None
         where = {(int(pos[f, i, 0]), int(pos[f, i, 1])): j for j, i in enumerate(sel)}
-        for comp in _connected_cells(where):
+        comps = [np.asarray(c) for c in _connected_cells(where)]
+        if split_cells > 0:
+            comps = [c[part] for c in comps for part in side_by_side(pos[f, sel[c], 1], sims[c], split_cells)]
+        for comp in comps:
             if len(comp) < max(1, min_name_cells):
                 continue
             score = sims[comp].mean(0)
@@ -773,11 +832,24 @@ def impostor_banks(candidates: list, regions: dict, desc: np.ndarray, pos: np.nd
     stands beside the other (no column in common; `gap`: columns between them, at least) and would
     have been named on its own (`min_score`). A character without references that looks like a
     known one (the same drawing, other colours) shows up beside it sooner or later; then its regions
-    elsewhere go to nobody instead of the known name."""
+    elsewhere go to nobody instead of the known name. Only regions of comparable size take part
+    (at least `min_cells` cells and half the sample's largest region for that name), as the one
+    holding the name too: a fragment (a hand, a strand of hair kept apart from the body) may match
+    the name better on average than the whole character beside it, which must not become the
+    name's impostor. `regions` (the named regions) is kept for the callers; the holder is found
+    among the candidates."""
+    largest: dict = {}
+    for f, k, _, cells in candidates:
+        largest[(f, k)] = max(largest.get((f, k), 0), len(cells))
+    sized = [c for c in candidates if len(c[3]) >= max(min_cells, largest[(c[0], c[1])] / 2)]
+    holder: dict = {}
+    for f, k, score, cells in sized:
+        if (f, k) not in holder or score > holder[(f, k)][0]:
+            holder[(f, k)] = (score, cells)
     out: list = [[] for _ in range(names)]
-    for f, k, score, cells in candidates:
-        best = regions.get((f, k))
-        if best is None or np.array_equal(best[1], cells) or score >= best[0] or score < min_score or len(cells) < min_cells:
+    for f, k, score, cells in sized:
+        best = holder[(f, k)]
+        if np.array_equal(best[1], cells) or score >= best[0] or score < min_score:
             continue
         a, b = pos[f, cells, 1].astype(int), pos[f, best[1], 1].astype(int)
         # beside it, not above or below: one character split in two (a desk across the body, a
@@ -821,7 +893,8 @@ def name_similarities(cell_obj: np.ndarray, desc: np.ndarray, banks: list, thres
     args = (background, options.background_margin, options.ambiguity_margin, options.min_name_cells, floors, allowed)
     if options.match_by == "region" and cell_pos is not None:
         regions = named_regions(obj, desc, cell_pos, banks, threshold, *args, background_ceiling=options.background_ceiling,
-                                impostors=impostors, candidates=candidates, impostor_margin=options.impostor_margin)
+                                impostors=impostors, candidates=candidates, impostor_margin=options.impostor_margin,
+                                split_cells=options.split_cells)
         sims = region_scores(regions, len(obj), len(banks))
     else:
         regions, sims = None, match_scores(obj, desc, banks, threshold, *args)

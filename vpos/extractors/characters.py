@@ -2,7 +2,8 @@
 
 Each sample is scaled to 384x224 and run once through the frozen Lite0 backbone plus the character
 head (`vpos/character_model.py`). The cache keeps only the cells that may show a character
-(objectness >= 0.2, at most 48 per sample, most character-like first): matching them against
+(objectness >= 0.2, the 48 most character-like per sample, plus up to 12 of each character
+region -- cells at objectness 0.9 -- that got fewer of them; at most 96): matching them against
 reference images happens after extraction (`vpos/characters.py`), so new references never need a
 new decode.
 
@@ -23,6 +24,19 @@ from .base import SAMPLES, Extractor, FeatureSet, RunContext
 
 KEEP_THRESHOLD = 0.2
 MAX_CELLS = 48  # the most character-like cells; measured on the dev shows: 160 cells let background cells in (acc 0.856 vs 0.894)
+# ... and every character region keeps at least this many of its own cells, up to KEPT_CELLS in all.
+# Three characters at medium size have more than 48 cells at full objectness between them, and the
+# 48 went to whoever came first: a whole character could be left with one cell. 70-79% of the
+# samples of the unseen-art sets filled all 48 slots. bench/characters_headcache.py --region-floor
+# (bench/results/characters-v5-region-floor-*.json): dev accuracy 0.981 -> 0.986, screen-time error
+# 4.2% -> 2.8%, wrong-name rate 0.4% -> 1.0% with regions of cells at objectness 0.5; the same for
+# floors 6-24, 3 halfway. Regions of cells at 0.9 (FLOOR_OBJECTNESS): characters whose bodies touch
+# at the bottom of the frame are still apart there (dev 0.987, 2.5%, wrong-name 0.4%). Raising the
+# cap itself (96, 160) or capping per region instead made regions of characters who touch merge and
+# lose both (dev accuracy 0.93-0.97).
+REGION_FLOOR = 12
+FLOOR_OBJECTNESS = 0.9
+KEPT_CELLS = 2 * MAX_CELLS
 COLOR_LEVELS = 6  # per RGB channel: 216-bin colour histogram of each kept cell's 16x16 pixels
 
 
@@ -57,7 +71,8 @@ class CharacterExtractor(Extractor):
     def config(self) -> dict[str, Any]:
         if self._wid is None:
             self._wid = _weights_id(self.weights)
-        return {"weights": self._wid, "keep": KEEP_THRESHOLD, "max_cells": MAX_CELLS}
+        return {"weights": self._wid, "keep": KEEP_THRESHOLD, "max_cells": MAX_CELLS, "region_floor": REGION_FLOOR,
+                "floor_objectness": FLOOR_OBJECTNESS, "kept_cells": KEPT_CELLS}
 
     def load(self, device: str = "cpu") -> None:
         from ..character_model import load_head
@@ -96,7 +111,7 @@ class CharacterExtractor(Extractor):
         self._pending, self._shot_pending = [], []
         device = self._ctx.device if self._ctx else "cpu"
         obj, emb = run_dense(get_model(device), load_head(self.weights, device), x, device)
-        o, e, p = sparse_cells(obj, emb)
+        o, e, p = sparse_cells(obj, emb, region_floor=REGION_FLOOR, k_max=KEPT_CELLS, region_threshold=FLOOR_OBJECTNESS)
         h = cell_histograms(x, p)
         if n_grid:
             self._obj.append(o[:n_grid])
@@ -111,10 +126,10 @@ class CharacterExtractor(Extractor):
         from ..character_model import load_head
 
         d = load_head(self.weights, self._ctx.device if self._ctx else "cpu").embed_dim
-        obj = np.concatenate(self._obj) if self._obj else np.zeros((0, MAX_CELLS), np.float16)
-        emb = np.concatenate(self._emb) if self._emb else np.zeros((0, MAX_CELLS, d), np.float16)
-        pos = np.concatenate(self._pos) if self._pos else np.zeros((0, MAX_CELLS, 2), np.int16)
-        hist = np.concatenate(self._hist) if self._hist else np.zeros((0, MAX_CELLS, COLOR_LEVELS ** 3), np.uint8)
+        obj = np.concatenate(self._obj) if self._obj else np.zeros((0, KEPT_CELLS), np.float16)
+        emb = np.concatenate(self._emb) if self._emb else np.zeros((0, KEPT_CELLS, d), np.float16)
+        pos = np.concatenate(self._pos) if self._pos else np.zeros((0, KEPT_CELLS, 2), np.int16)
+        hist = np.concatenate(self._hist) if self._hist else np.zeros((0, KEPT_CELLS, COLOR_LEVELS ** 3), np.uint8)
         arrays = {"cell_obj": obj, "cell_emb": emb, "cell_pos": pos, "cell_hist": hist,
                   "shot_times": np.asarray(self._shot_times, np.float64)}
         for i, key in enumerate(("cell_obj", "cell_emb", "cell_pos", "cell_hist")):
@@ -127,15 +142,20 @@ class CharacterExtractor(Extractor):
                                                "per_sample": ["cell_obj", "cell_emb", "cell_pos", "cell_hist"]})
 
 
+def _regions(obj: np.ndarray, threshold: float) -> list[list[int]]:
+    """Flat cell indices of each region (4-connected cells >= threshold) of one (h, w) objectness map."""
+    from ..characters import _connected_cells
+
+    w = obj.shape[1]
+    rows, cols = np.nonzero(obj >= threshold)
+    return _connected_cells({(int(r), int(c)): int(r) * w + int(c) for r, c in zip(rows, cols)})
+
+
 def _shared_cells(obj: np.ndarray, threshold: float, k: int) -> np.ndarray:
     """k cells of one (h, w) objectness map with more than k character cells: the slots are dealt
     out in turns among its regions (4-connected cells >= threshold), each taking its next most
     character-like cell, so a close-up cannot take every slot from the others in the frame."""
-    from ..characters import _connected_cells
-
-    h, w = obj.shape
-    rows, cols = np.nonzero(obj >= threshold)
-    comps = _connected_cells({(int(r), int(c)): int(r) * w + int(c) for r, c in zip(rows, cols)})
+    comps = _regions(obj, threshold)
     flat = obj.reshape(-1)
     queues = [sorted(c, key=lambda j: -flat[j]) for c in comps]
     out: list[int] = []
@@ -150,17 +170,51 @@ def _shared_cells(obj: np.ndarray, threshold: float, k: int) -> np.ndarray:
     return np.asarray(sorted(out, key=lambda j: -flat[j]), np.int64)
 
 
+def _region_capped_cells(obj: np.ndarray, threshold: float, cap: int, keep: float) -> np.ndarray:
+    """Cells of one (h, w) objectness map: each region (4-connected cells >= threshold) keeps its
+    `cap` most character-like cells, whoever else is in the frame; then every other cell >= keep.
+    Most character-like first within each group."""
+    flat = obj.reshape(-1)
+    comps = _regions(obj, threshold)
+    mine = [j for c in comps for j in sorted(c, key=lambda j: -flat[j])[:cap]]
+    first = sorted(mine, key=lambda j: -flat[j])
+    taken = set(first)
+    rest = [j for j in np.argsort(-flat) if flat[j] >= keep and int(j) not in taken]
+    return np.asarray(first + rest, np.int64)
+
+
+def _region_floor_cells(obj: np.ndarray, order: np.ndarray, threshold: float, floor: int) -> np.ndarray:
+    """`order` (the frame's most character-like cells) plus, for each region (4-connected cells >=
+    threshold) holding fewer than `floor` of them, its next most character-like cells up to `floor`."""
+    flat = obj.reshape(-1)
+    comps = _regions(obj, threshold)
+    taken = set(int(j) for j in order)
+    extra: list[int] = []
+    for c in comps:
+        short = floor - sum(1 for j in c if j in taken)
+        if short > 0:
+            extra += [j for j in sorted(c, key=lambda j: -flat[j]) if j not in taken][:short]
+    return np.concatenate([order, np.asarray(extra, np.int64)]) if extra else order
+
+
 def sparse_cells(obj: np.ndarray, emb: np.ndarray, keep: float = KEEP_THRESHOLD, k: int = MAX_CELLS,
-                 share: float | None = None):
+                 share: float | None = None, region_cap: int | None = None, region_threshold: float = 0.5,
+                 region_floor: int = 0, k_max: int | None = None):
     """Dense (B, h, w) objectness and (B, h, w, D) embeddings -> the k most character-like cells
     per sample: objectness (B, k) (0 = padding), embeddings (B, k, D), (row, col) positions (B, k, 2).
     `share`: when more than k cells reach this objectness, the regions share the k slots
-    (`_shared_cells`) instead of the most character-like cells of the frame taking them all."""
+    (`_shared_cells`) instead of the most character-like cells of the frame taking them all.
+    `region_cap`: each region (cells >= `region_threshold`) keeps up to that many of its own cells
+    before any other cell (`_region_capped_cells`); k then bounds the whole sample (measured, not
+    the extractor's). `region_floor`: after the k most character-like cells, each region that got
+    fewer than that many of them takes its next ones (`_region_floor_cells`), up to `k_max` cells in
+    all; the arrays are then `k_max` wide."""
     b, h, w = obj.shape
     d = emb.shape[-1]
-    o_out = np.zeros((b, k), np.float16)
-    e_out = np.zeros((b, k, d), np.float16)
-    p_out = np.full((b, k, 2), -1, np.int16)
+    m = max(k, k_max or k)
+    o_out = np.zeros((b, m), np.float16)
+    e_out = np.zeros((b, m, d), np.float16)
+    p_out = np.full((b, m, 2), -1, np.int16)
     flat_o = obj.reshape(b, -1)
     flat_e = emb.reshape(b, -1, d)
     for i in range(b):
@@ -168,6 +222,10 @@ def sparse_cells(obj: np.ndarray, emb: np.ndarray, keep: float = KEEP_THRESHOLD,
         order = order[flat_o[i][order] >= keep]
         if share is not None and (flat_o[i] >= share).sum() > k:
             order = _shared_cells(obj[i], share, k)
+        if region_cap is not None:
+            order = _region_capped_cells(obj[i], region_threshold, region_cap, keep)[:k]
+        if region_floor > 0:
+            order = _region_floor_cells(obj[i], order, region_threshold, region_floor)[:k_max or k]
         n = len(order)
         o_out[i, :n] = flat_o[i][order]
         e_out[i, :n] = flat_e[i][order]
