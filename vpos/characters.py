@@ -105,20 +105,20 @@ class CharacterOptions:
     # also vetoed a character's own weak regions on 23-minute episodes (seed 10101: accuracy 0.989
     # -> 0.984, screen-time error 1.5% -> 2.8%); a 0.05 margin keeps them (0.989, 1.6%, wrong-name
     # 1.6% -> 0.6%) and tsuki-houkago's wrong-name at 1.7% (16% without the rule). Only regions of
-    # comparable size count (half the largest): once every region kept some cells (REGION_FLOOR), a
-    # two-cell fragment that matched better on average made the whole character beside it its own
-    # impostor (yoru-monogatari e03, seed 12121: Chihiro 10.1% short; README, tenth session).
+    # comparable size count (half the largest): with the extractor's REGION_FLOOR on (measured, off)
+    # a two-cell fragment that matched better on average made the whole character beside it its own
+    # impostor (yoru-monogatari e03, seed 12121: Chihiro 10.1% short; README, tenth session). With
+    # the default cells the small sets give the same figures either way.
     impostors: bool = True
     impostor_margin: float = 0.05  # a region goes to nobody when that much closer to the impostors than to the name
     # Characters who touch in the frame are one 4-connected region, and its mean similarity then
     # matches neither (`side_by_side`): with `split_cells` > 0 a region is cut where the columns
-    # change the name they look like, into parts of at least that many cells (0: off). Once the
-    # extractor kept cells of every region (REGION_FLOOR), touching characters were the largest
-    # cause of misses on an unseen-art set (seed 13131, diagnosed: screen-time error 2.24% -> 1.54%,
-    # max 19.3% -> 7.6%, accuracy 0.988 -> 0.991, wrong-name unchanged 1.27%); the small sets do not
-    # change (parts of 4-12 cells alike: bench/results/characters-v5-region-floor.json). README,
-    # tenth session.
-    split_cells: int = 8
+    # change the name they look like, into parts of at least that many cells (0: off). With the
+    # extractor's REGION_FLOOR on, touching characters were the largest cause of misses on an
+    # unseen-art set (seed 13131, diagnosed: screen-time error 2.24% -> 1.54%, max 19.3% -> 7.6%,
+    # accuracy 0.988 -> 0.991, wrong-name unchanged 1.27%); the small sets do not change. Off with
+    # the floor (README, tenth session: the fresh set's wrong-name rate passed 2%).
+    split_cells: int = 0
     # `clean_banks`: a name's bank loses the cells closer to the references' backgrounds than to
     # the name's other reference images (a busy background the detector took for part of the
     # character: a lecture hall behind Lucy). Lowers the wrong-name rate (dev 0.59% -> 0.44%,
