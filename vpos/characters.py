@@ -825,7 +825,7 @@ def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
                                        ambiguity_margin, min_name_cells, floors, allowed), len(obj), len(banks))
 
 
-def impostor_banks(candidates: list, regions: dict, desc: np.ndarray, pos: np.ndarray, names: int,
+def impostor_banks(candidates: list, desc: np.ndarray, pos: np.ndarray, names: int,
                    min_score: float, min_cells: int = 4, gap: int = 1) -> list:
     """Per name, the cells of other characters that resemble it: in a sample where two regions both
     go to one name, the weaker is someone else (one character is not in two places at once) when it
@@ -836,8 +836,7 @@ def impostor_banks(candidates: list, regions: dict, desc: np.ndarray, pos: np.nd
     (at least `min_cells` cells and half the sample's largest region for that name), as the one
     holding the name too: a fragment (a hand, a strand of hair kept apart from the body) may match
     the name better on average than the whole character beside it, which must not become the
-    name's impostor. `regions` (the named regions) is kept for the callers; the holder is found
-    among the candidates."""
+    name's impostor."""
     largest: dict = {}
     for f, k, _, cells in candidates:
         largest[(f, k)] = max(largest.get((f, k), 0), len(cells))
@@ -1095,7 +1094,7 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
     if cands and regions is not None:
         # the region score at which a name is reported: the impostors that would have been named
         t = float(np.clip(options.threshold, 1e-3, 1 - 1e-3))
-        imps = impostor_banks(cands, regions, desc, cell_pos, len(names), head.calib_b + np.log(t / (1 - t)) / head.calib_a)
+        imps = impostor_banks(cands, desc, cell_pos, len(names), head.calib_b + np.log(t / (1 - t)) / head.calib_a)
         if any(x is not None for x in imps):  # match again before the references grow from this video
             sims, regions = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background,
                                               floors, allowed, with_regions=True, impostors=imps)
