@@ -104,11 +104,7 @@ class CharacterOptions:
     # across the body) share columns and are not taken for someone else. With no margin the rule
     # also vetoed a character's own weak regions on 23-minute episodes (seed 10101: accuracy 0.989
     # -> 0.984, screen-time error 1.5% -> 2.8%); a 0.05 margin keeps them (0.989, 1.6%, wrong-name
-    # 1.6% -> 0.6%) and tsuki-houkago's wrong-name at 1.7% (16% without the rule). Only regions of
-    # comparable size count (half the largest): with the extractor's REGION_FLOOR on (measured, off)
-    # a two-cell fragment that matched better on average made the whole character beside it its own
-    # impostor (yoru-monogatari e03, seed 12121: Chihiro 10.1% short; README, tenth session). With
-    # the default cells the small sets give the same figures either way.
+    # 1.6% -> 0.6%) and tsuki-houkago's wrong-name at 1.7% (16% without the rule).
     impostors: bool = True
     impostor_margin: float = 0.05  # a region goes to nobody when that much closer to the impostors than to the name
     # Characters who touch in the frame are one 4-connected region, and its mean similarity then
@@ -825,30 +821,18 @@ def match_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
                                        ambiguity_margin, min_name_cells, floors, allowed), len(obj), len(banks))
 
 
-def impostor_banks(candidates: list, desc: np.ndarray, pos: np.ndarray, names: int,
+def impostor_banks(candidates: list, regions: dict, desc: np.ndarray, pos: np.ndarray, names: int,
                    min_score: float, min_cells: int = 4, gap: int = 1) -> list:
     """Per name, the cells of other characters that resemble it: in a sample where two regions both
     go to one name, the weaker is someone else (one character is not in two places at once) when it
     stands beside the other (no column in common; `gap`: columns between them, at least) and would
     have been named on its own (`min_score`). A character without references that looks like a
     known one (the same drawing, other colours) shows up beside it sooner or later; then its regions
-    elsewhere go to nobody instead of the known name. Only regions of comparable size take part
-    (at least `min_cells` cells and half the sample's largest region for that name), as the one
-    holding the name too: a fragment (a hand, a strand of hair kept apart from the body) may match
-    the name better on average than the whole character beside it, which must not become the
-    name's impostor."""
-    largest: dict = {}
-    for f, k, _, cells in candidates:
-        largest[(f, k)] = max(largest.get((f, k), 0), len(cells))
-    sized = [c for c in candidates if len(c[3]) >= max(min_cells, largest[(c[0], c[1])] / 2)]
-    holder: dict = {}
-    for f, k, score, cells in sized:
-        if (f, k) not in holder or score > holder[(f, k)][0]:
-            holder[(f, k)] = (score, cells)
+    elsewhere go to nobody instead of the known name."""
     out: list = [[] for _ in range(names)]
-    for f, k, score, cells in sized:
-        best = holder[(f, k)]
-        if np.array_equal(best[1], cells) or score >= best[0] or score < min_score:
+    for f, k, score, cells in candidates:
+        best = regions.get((f, k))
+        if best is None or np.array_equal(best[1], cells) or score >= best[0] or score < min_score or len(cells) < min_cells:
             continue
         a, b = pos[f, cells, 1].astype(int), pos[f, best[1], 1].astype(int)
         # beside it, not above or below: one character split in two (a desk across the body, a
@@ -1094,7 +1078,7 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
     if cands and regions is not None:
         # the region score at which a name is reported: the impostors that would have been named
         t = float(np.clip(options.threshold, 1e-3, 1 - 1e-3))
-        imps = impostor_banks(cands, desc, cell_pos, len(names), head.calib_b + np.log(t / (1 - t)) / head.calib_a)
+        imps = impostor_banks(cands, regions, desc, cell_pos, len(names), head.calib_b + np.log(t / (1 - t)) / head.calib_a)
         if any(x is not None for x in imps):  # match again before the references grow from this video
             sims, regions = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background,
                                               floors, allowed, with_regions=True, impostors=imps)
