@@ -24,17 +24,17 @@ from .base import SAMPLES, Extractor, FeatureSet, RunContext
 
 KEEP_THRESHOLD = 0.2
 MAX_CELLS = 48  # the most character-like cells; measured on the dev shows: 160 cells let background cells in (acc 0.856 vs 0.894)
-# REGION_FLOOR > 0: every character region (cells at FLOOR_OBJECTNESS) that got fewer than that
-# many of the 48 takes its next ones, up to KEPT_CELLS in all (`_region_floor_cells`). Off: measured
-# and not adopted (README, tenth session). Three characters at medium size have more than 48 cells
-# at full objectness between them and a whole character could be left with one cell (70-79% of
-# the samples of the unseen-art sets fill all 48 slots). A floor of 12 at objectness 0.9 helped on
-# every set it was chosen or checked on (dev accuracy 0.981 -> 0.987, screen-time error 4.2% ->
-# 2.5%), but on a fresh unseen-art set scored once (seed 14141) it lost a little (accuracy 0.991 ->
-# 0.990) and the wrong-name rate rose from 1.2% to 2.1%, over the 2% target: a character without
-# references that was starved of cells before is now seen, and named after a look-alike.
-# Raising the cap itself (96, 160) or capping per region made regions of characters who touch
-# merge and lose both (dev accuracy 0.93-0.97).
+# REGION_FLOOR > 0: every character region (cells at FLOOR_OBJECTNESS) that got fewer than that many
+# of the 48 takes its next ones, up to KEPT_CELLS in all (`_region_floor_cells`). Off: measured and
+# not adopted (README, tenth session). Three characters at medium size have more than 48 cells at
+# full objectness between them and a whole character could be left with one cell (71-79% of the
+# samples of the unseen-art sets fill all 48 slots: bench/characters_cell_cap.py). A floor of 12 at
+# objectness 0.9 helped on every set it was chosen or checked on (dev accuracy 0.981 -> 0.987,
+# screen-time error 4.2% -> 2.5%), but on a fresh unseen-art set scored once (seed 14141) it lost a
+# little (accuracy 0.991 -> 0.990) and the wrong-name rate rose from 1.2% to 2.1%, over the 2%
+# target: a character without references that was starved of cells before is now seen, and named
+# after a look-alike. Raising the cap itself (96, 160) or capping per region made regions of
+# characters who touch merge and lose both (dev accuracy 0.93-0.97).
 REGION_FLOOR = 0
 FLOOR_OBJECTNESS = 0.9
 KEPT_CELLS = 2 * MAX_CELLS if REGION_FLOOR else MAX_CELLS
