@@ -642,6 +642,24 @@ def test_side_by_side_parts_of_one_region():
     assert set(named_regions(obj, desc, pos, banks, 0.5, ambiguity_margin=0.6, split_cells=4)) == {(0, 0), (0, 1)}
 
 
+def test_certain_region_keeps_its_name_beside_a_look_alike():
+    from vpos.characters import named_regions
+
+    def unit(sa, sb):  # a descriptor whose cosine with bank A is sa and with bank B is sb
+        return np.array([sa, sb, np.sqrt(max(0.0, 1 - sa * sa - sb * sb))], np.float32)
+
+    banks = [np.array([[1, 0, 0]], np.float32), np.array([[0, 1, 0]], np.float32)]
+    pos = np.array([[[5, 5], [6, 5], [5, 9], [6, 9]]])  # two regions of two cells: columns 5 and 9
+    obj = np.ones((1, 4), np.float32)
+    # left: A at 0.95, its look-alike B close behind (0.3: within the margin after the third axis);
+    # right: nobody well, A and B alike (0.6 / 0.55)
+    left, right = unit(0.95, 0.3), unit(0.6, 0.55)
+    desc = np.stack([left, left, right, right])[None]
+    assert set(named_regions(obj, desc, pos, banks, 0.5, ambiguity_margin=0.7)) == set()
+    got = named_regions(obj, desc, pos, banks, 0.5, ambiguity_margin=0.7, certain_score=0.9)
+    assert set(got) == {(0, 0)} and sorted(got[(0, 0)][1]) == [0, 1]  # the certain one, not the vague one
+
+
 def test_background_bank_comes_from_screenshots_only(character_clip, tmp_path):
     import shutil
 

@@ -136,6 +136,19 @@ class CharacterOptions:
     # 0.7 is the default because 0.75 sits on the edge of a cliff in recall (old held-out set acc
     # 0.947 at 0.7, 0.915 at 0.75) -- a choice made after seeing both held-out sets (README).
     ambiguity_margin: float = 0.12
+    # A region that matches its best name at least this well is that name, however close a second
+    # name comes (0: off). Look-alikes who both have references (one drawing in other colours)
+    # match each other's banks at 0.8-0.85 while a region of one of them matches its own at ~0.94:
+    # the margin alone dropped whole shots (seed 12121, tsuki-houkago e02: Takumi 0.944 / Yuuma
+    # 0.839, screen time -22%). The margin still guards what it was for, regions that match two
+    # names only vaguely. With the v4 network the dev sets do not react to the margin at all
+    # (0.04-0.12 identical), and the diagnosed unseen-art sets gave, defaults -> 0.9 (accuracy /
+    # screen-time error / wrong-name): seed 12121 0.987 -> 0.989 / 3.15% -> 2.35% (max 22.0 ->
+    # 7.6) / 1.00% -> 1.00%; 13131 0.986 -> 0.987 / 3.00% -> 2.64% / 1.16% -> 1.16%; 14141 the
+    # same. A margin of 0.08 instead gained a little more screen time but raised 14141's wrong-name
+    # rate (1.15% -> 1.39%: a character without references named as a 3-reference one) (README,
+    # eleventh session).
+    certain_score: float = 0.9
     # a name counts in a sample only when at least this many of its character cells go to it (an
     # unknown character's stray cells near a known name are rejected; see README, open-set rejection)
     min_name_cells: int = 2
@@ -760,12 +773,12 @@ def named_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
                   floors: np.ndarray | None = None, allowed: np.ndarray | None = None,
                   background_ceiling: float = 0.0, impostors: list | None = None,
                   candidates: list | None = None, impostor_margin: float = 0.0,
-                  split_cells: int = 0) -> dict:
+                  split_cells: int = 0, certain_score: float = 0.0) -> dict:
     """Character regions (4-connected character cells) named: {(sample, name index): (score, cell
     indices)} for the best region each name gets in each sample. A region's similarity to a name is
     the mean over its cells of the best similarity in the name's bank and it goes to its most
     similar name, if it has at least `min_name_cells` cells, leads the second name by
-    `ambiguity_margin`, reaches the name's floor, beats the background bank (its mean best
+    `ambiguity_margin` (or reaches `certain_score`, when that is > 0), reaches the name's floor, beats the background bank (its mean best
     similarity over the region) by `background_margin`, and the majority of its cells are `allowed`
     the name. `split_cells` (0: off): a region is first cut into the parts that stand side by side
     and look like different names (`side_by_side`, parts of at least that many cells)."""
@@ -788,7 +801,7 @@ def named_regions(obj: np.ndarray, desc: np.ndarray, pos: np.ndarray, banks: lis
                 continue
             score = sims[comp].mean(0)
             k = int(score.argmax())
-            if len(banks) > 1 and score[k] - np.sort(score)[-2] < ambiguity_margin:
+            if len(banks) > 1 and score[k] - np.sort(score)[-2] < ambiguity_margin and not (0 < certain_score <= score[k]):
                 continue
             if bg is not None:
                 b = float(bg[comp].mean())
@@ -877,7 +890,7 @@ def name_similarities(cell_obj: np.ndarray, desc: np.ndarray, banks: list, thres
     if options.match_by == "region" and cell_pos is not None:
         regions = named_regions(obj, desc, cell_pos, banks, threshold, *args, background_ceiling=options.background_ceiling,
                                 impostors=impostors, candidates=candidates, impostor_margin=options.impostor_margin,
-                                split_cells=options.split_cells)
+                                split_cells=options.split_cells, certain_score=options.certain_score)
         sims = region_scores(regions, len(obj), len(banks))
     else:
         regions, sims = None, match_scores(obj, desc, banks, threshold, *args)
