@@ -9,7 +9,12 @@ false alarm and counted by
 * shot kind (scene, op, ed, title, abstract, eyecatch, ...; from the truth's shots),
 * how many characters are on screen (by the truth),
 * for misses: whether the network found character cells at all in that second (detection miss)
-  or found them but gave them to another name or below the threshold (identification miss),
+  or found them but gave them to another name or below the threshold (identification miss); the
+  latter split by the sample's character regions (4-connected cells, as the matching forms them):
+  no region matches the name at the score at which a name is reported ("below the reporting
+  score": small figures, poses the references do not show), one does but another name matches it
+  better, one goes to the name but trails a second name by less than `ambiguity_margin` (below
+  `certain_score`), or one is named at that score and the later steps (vetoes, smoothing) lose it,
 * for false alarms: whether the named character's second holds another character (confusion) or
   no character at all (background / poster),
 * references per name (1 reference vs more).
@@ -30,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import characters_eval as B  # noqa: E402
 
-from vpos.characters import CharacterOptions, build_references, detect_characters  # noqa: E402
+from vpos.characters import CharacterOptions, _connected_cells, cell_descriptors, detect_characters  # noqa: E402
 from vpos.character_model import load_head  # noqa: E402
 from vpos.evaluate import intervals_per_second, truth_nsec  # noqa: E402
 
@@ -46,6 +51,40 @@ def second_kinds(truth: dict, nsec: int) -> list[str]:
     return kinds
 
 
+def sample_regions(cf, n: int, refs, options, obj_threshold: float) -> list[list[np.ndarray]]:
+    """Per sample, each character region's (>= 2 cells) mean similarity to every name's bank."""
+    w = options.color_weight
+    banks = [cell_descriptors(refs.banks[k], refs.hists.get(k), w) for k in refs.names]
+    out = []
+    for f in range(n):
+        sel = np.flatnonzero(cf["cell_obj"][f] >= obj_threshold)
+        regions = []
+        if len(sel) and banks:
+            cells = cell_descriptors(cf["cell_emb"][f][sel], cf["cell_hist"][f][sel], w)
+            sims = np.stack([(cells @ b.T).max(1) for b in banks], 1)
+            where = {(int(cf["cell_pos"][f, i, 0]), int(cf["cell_pos"][f, i, 1])): j for j, i in enumerate(sel)}
+            regions = [sims[np.asarray(c)].mean(0) for c in _connected_cells(where) if len(c) >= 2]
+        out.append(regions)
+    return out
+
+
+def miss_cause(regions: list[np.ndarray], k: int, report: float, options) -> str:
+    """Why a second with character cells misses name k, from its regions' similarities."""
+    own = [r for r in regions if int(r.argmax()) == k]
+    if not own:
+        if any(r[k] >= report for r in regions):
+            return "another name matches its region better"
+        return "below the reporting score"
+    best = max(own, key=lambda r: r[k])
+    if best[k] < report:
+        return "below the reporting score"
+    second = np.sort(best)[-2] if len(best) > 1 else -1.0
+    certain = 0 < options.certain_score <= best[k]
+    if best[k] - second < options.ambiguity_margin and not certain:
+        return "ambiguous with a second name"
+    return "named, lost by a later step"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", required=True)
@@ -58,6 +97,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     options = CharacterOptions(skip_empty_references=True)
     head = load_head(args.weights)
+    report = head.similarity_at(options.threshold)  # the region score at which a name is reported
     c = defaultdict(Counter)
     for show in args.shows.split(","):
         truths = sorted(Path(args.corpus, show).glob("*.truth.json"))
@@ -67,7 +107,9 @@ def main(argv=None) -> int:
             cf, cuts, n, _ = B.features_of(B.video_of(tp), None)
             dur = float(truth["duration"])
             res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], refs, dur, cuts, 1.0, args.weights, options,
-                                    cell_hist=cf["cell_hist"][:n])
+                                    cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n],
+                                    shot_samples=B.shot_samples(cf))
+            region_sims = sample_regions(cf, n, refs, options, head.obj_threshold)
             nsec = truth_nsec(truth)
             kinds = second_kinds(truth, nsec)
             tm = {k: intervals_per_second(v, nsec, dur) for k, v in truth["characters"].items()}
@@ -89,6 +131,8 @@ def main(argv=None) -> int:
                     c[f"refs={min(nref, 2)}{'+' if nref >= 2 else ''}"][out] += 1
                     if out == "miss":
                         c["miss_cause"]["no character cells" if i >= n or not has_cells[i] else "cells, wrong name or low score"] += 1
+                        if i < n and has_cells[i] and name in refs.names:
+                            c["identification_miss"][miss_cause(region_sims[i], refs.names.index(name), report, options)] += 1
                     if out == "false_alarm":
                         c["false_alarm_cause"]["another character on screen" if on_count[i] else "nobody on screen"] += 1
             print(tp.name, {k: round(v, 1) for k, v in res.screen_time.items()}, truth["screen_time"], flush=True)

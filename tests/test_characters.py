@@ -90,6 +90,8 @@ def test_weights_load_strictly_from_the_repository():
     assert isinstance(head, CharacterNet)
     cfg = json.loads((WEIGHTS / "config.json").read_text())
     assert cfg["calib_a"] > 0 and 0 < cfg["calib_b"] < 1  # fitted calibration, not the defaults
+    for p in (0.2, 0.7, 0.95):  # the score at which a name is reported is the calibration's inverse
+        assert head.calibrate(head.similarity_at(p)) == pytest.approx(p)
     card = (WEIGHTS / "README.md").read_text()
     assert "DiceBear" in card and "accuracy" in card.lower()
     with pytest.raises(ModelLoadError):

@@ -76,6 +76,11 @@ class CharacterNet(
         """Best reference similarity -> probability that the character is on screen."""
         return 1.0 / (1.0 + np.exp(-self.calib_a * (np.asarray(similarity, np.float64) - self.calib_b)))
 
+    def similarity_at(self, probability: float) -> float:
+        """The inverse of `calibrate`: the similarity whose probability is `probability`."""
+        t = float(np.clip(probability, 1e-3, 1 - 1e-3))
+        return self.calib_b + float(np.log(t / (1 - t))) / self.calib_a
+
 
 def lite0_trunk() -> nn.Module:
     """EfficientNet-Lite0 without its 1280-d head and classifier: the part `backbone_features` runs.

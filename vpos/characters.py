@@ -1090,8 +1090,7 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
     imps = None
     if cands and regions is not None:
         # the region score at which a name is reported: the impostors that would have been named
-        t = float(np.clip(options.threshold, 1e-3, 1 - 1e-3))
-        imps = impostor_banks(cands, regions, desc, cell_pos, len(names), head.calib_b + np.log(t / (1 - t)) / head.calib_a)
+        imps = impostor_banks(cands, regions, desc, cell_pos, len(names), head.similarity_at(options.threshold))
         if any(x is not None for x in imps):  # match again before the references grow from this video
             sims, regions = name_similarities(cell_obj, desc, banks, head.obj_threshold, options, cell_pos, background,
                                               floors, allowed, with_regions=True, impostors=imps)
