@@ -653,7 +653,7 @@ def test_certain_region_keeps_its_name_beside_a_look_alike():
     banks = [np.array([[1, 0, 0]], np.float32), np.array([[0, 1, 0]], np.float32)]
     pos = np.array([[[5, 5], [6, 5], [5, 9], [6, 9]]])  # two regions of two cells: columns 5 and 9
     obj = np.ones((1, 4), np.float32)
-    # left: A at 0.95, its look-alike B close behind (0.3: within the margin after the third axis);
+    # left: A at 0.95 with B 0.65 behind, inside this test's margin of 0.7 (the look-alike);
     # right: nobody well, A and B alike (0.6 / 0.55)
     left, right = unit(0.95, 0.3), unit(0.6, 0.55)
     desc = np.stack([left, left, right, right])[None]
