@@ -181,6 +181,8 @@ def test_characters_by_name_and_by_assignment():
     n = 180
     assert r["accuracy"] == pytest.approx((3 * n - 75) / (3 * n))
     assert r["screen_time_mae"] == pytest.approx(75.0 / 3)
+    assert r["screen_time_pct_max"] == pytest.approx(100.0)  # the missing one, all of its time
+    assert r["screen_time_within_5pct"] == pytest.approx(2 / 3)
 
 
 def test_tags_hit_at_k_and_gap():
