@@ -51,8 +51,9 @@ def second_kinds(truth: dict, nsec: int) -> list[str]:
     return kinds
 
 
-def sample_regions(cf, n: int, refs, options, obj_threshold: float) -> list[list[np.ndarray]]:
-    """Per sample, each character region's (>= 2 cells) mean similarity to every name's bank."""
+def sample_regions(cf, n: int, refs, options, obj_threshold: float) -> list[list[tuple[int, np.ndarray]]]:
+    """Per sample, each character region (>= 2 cells): its cell count and mean similarity to every
+    name's bank."""
     w = options.color_weight
     banks = [cell_descriptors(refs.banks[k], refs.hists.get(k), w) for k in refs.names]
     out = []
@@ -63,13 +64,14 @@ def sample_regions(cf, n: int, refs, options, obj_threshold: float) -> list[list
             cells = cell_descriptors(cf["cell_emb"][f][sel], cf["cell_hist"][f][sel], w)
             sims = np.stack([(cells @ b.T).max(1) for b in banks], 1)
             where = {(int(cf["cell_pos"][f, i, 0]), int(cf["cell_pos"][f, i, 1])): j for j, i in enumerate(sel)}
-            regions = [sims[np.asarray(c)].mean(0) for c in _connected_cells(where) if len(c) >= 2]
+            regions = [(len(c), sims[np.asarray(c)].mean(0)) for c in _connected_cells(where) if len(c) >= 2]
         out.append(regions)
     return out
 
 
-def miss_cause(regions: list[np.ndarray], k: int, report: float, options) -> str:
+def miss_cause(regions: list[tuple[int, np.ndarray]], k: int, report: float, options) -> str:
     """Why a second with character cells misses name k, from its regions' similarities."""
+    regions = [r for _, r in regions]
     own = [r for r in regions if int(r.argmax()) == k]
     if not own:
         if any(r[k] >= report for r in regions):
@@ -91,7 +93,17 @@ def main(argv=None) -> int:
     ap.add_argument("--shows", required=True)
     ap.add_argument("--weights", default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--regions", default=None, metavar="EPISODE:S,S",
+                    help="also print each character region of these samples (cells, similarity per name), "
+                         "e.g. tsuki-houkago-e02:134,136")
     args = ap.parse_args(argv)
+    show_ep, show_secs = None, []
+    if args.regions:
+        show_ep, _, secs = args.regions.partition(":")
+        try:
+            show_secs = [int(x) for x in secs.split(",") if x]
+        except ValueError:
+            ap.error(f"--regions wants EPISODE:SECOND,SECOND, not {args.regions!r}")
     import torch
 
     torch.set_num_threads(1)
@@ -110,6 +122,11 @@ def main(argv=None) -> int:
                                     cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n],
                                     shot_samples=B.shot_samples(cf))
             region_sims = sample_regions(cf, n, refs, options, head.obj_threshold)
+            if tp.name[: -len(".truth.json")] == show_ep:
+                for f in show_secs:
+                    for cells, r in (region_sims[f] if 0 <= f < n else []):
+                        print(f"{show_ep} sample {f}: region of {cells} cells",
+                              {nm: round(float(x), 3) for nm, x in zip(refs.names, r)})
             nsec = truth_nsec(truth)
             kinds = second_kinds(truth, nsec)
             tm = {k: intervals_per_second(v, nsec, dur) for k, v in truth["characters"].items()}

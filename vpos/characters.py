@@ -138,9 +138,9 @@ class CharacterOptions:
     ambiguity_margin: float = 0.12
     # A region that matches its best name at least this well is that name, however close a second
     # name comes (0: off). Look-alikes who both have references (one drawing in other colours)
-    # match each other's banks at 0.8-0.85 while a region of one of them matches its own at ~0.94:
-    # the margin alone dropped whole shots (seed 12121, tsuki-houkago e02: Takumi 0.944 / Yuuma
-    # 0.839, screen time -22%). The margin still guards what it was for, regions that match two
+    # match each other's banks closely: the margin alone dropped whole shots (seed 12121,
+    # tsuki-houkago e02: a region of Takumi at 0.944, Yuuma 0.839, screen time -22%;
+    # `bench/characters_diagnose.py --regions`). The margin still guards what it was for, regions that match two
     # names only vaguely. With the v4 network the dev sets do not react to the margin at all
     # (0.04-0.12 identical), and the diagnosed unseen-art sets gave, defaults -> 0.9 (accuracy /
     # screen-time error / wrong-name): seed 12121 0.987 -> 0.989 / 3.15% -> 2.35% (max 22.0 ->
