@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vpos.characters import (CharacterReferenceError, collect_references, intervals_csv, intervals_from_mask,
-                             shot_segments, smooth_in_shots)
+from vpos.characters import (CharacterReferenceError, collect_references, hold_in_shots, intervals_csv,
+                             intervals_from_mask, shot_segments, smooth_in_shots)
 from vpos.errors import ModelLoadError
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "characters"
@@ -190,6 +190,25 @@ def test_intervals_change_at_shot_cuts():
     assert s[6, 0] < 0.15 and s[7, 0] < 0.15 and s[8, 0] > 0.85
     whole = smooth_in_shots(p, [(0, 8), (8, 10)], 0.3)
     assert whole[6, 0] > s[6, 0] + 0.1  # the whole-shot mean smears the character into seconds it left
+
+
+def test_hysteresis_keeps_a_confirmed_character_through_its_weaker_samples_of_the_shot():
+    # shot 1 (samples 0-5): confirmed at 2, weaker at 0-1 and 3, gone at 4, weaker again at 5 (a
+    # run not joined to the confirmed sample); shot 2 (6-9): weaker everywhere, never confirmed
+    p = np.array([0.55, 0.6, 0.8, 0.5, 0.09, 0.6, 0.6, 0.65, 0.6, 0.6])[:, None]
+    seg = [(0, 6), (6, 10)]
+    held = hold_in_shots(p, seg, 0.7, 0.45)[:, 0]
+    assert held.tolist() == [True, True, True, True, False, False, False, False, False, False]
+    # a run never crosses a cut: the same samples as one shot carry the name up to sample 3 only
+    assert hold_in_shots(p, [(0, 10)], 0.7, 0.45)[:, 0].tolist()[:6] == [True] * 4 + [False] * 2
+    # off (0) or not below the threshold: plain thresholding
+    assert np.array_equal(hold_in_shots(p, seg, 0.7, 0.0), p >= 0.7)
+    assert np.array_equal(hold_in_shots(p, seg, 0.7, 0.7), p >= 0.7)
+    # several names are held independently
+    two = np.concatenate([p, p[::-1]], 1)
+    both = hold_in_shots(two, [(0, 10)], 0.7, 0.45)
+    assert both[:, 0].tolist()[:6] == [True] * 4 + [False] * 2
+    assert both[:, 1].tolist() == [False] * 6 + [True] * 4
 
 
 def test_eval_scores_character_intervals():

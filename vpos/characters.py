@@ -55,6 +55,12 @@ class CharacterOptions:
     shot_weight: float = 0.3
     shot_window: int = 3
     threshold: float = 0.7  # smoothed probability at which a character counts as present (see the notes below)
+    # Hysteresis inside shots (0: off): a sample whose smoothed probability is at least `hold_threshold`
+    # also counts when it is joined, through such samples and without a cut, to a sample of the same
+    # shot at `threshold`. A character confirmed in a shot keeps its name while it turns away or
+    # shrinks, where its regions still go to it (every open-set rule passed) but match its
+    # references less well; a region that goes to nobody breaks the run (probability ~0.09).
+    hold_threshold: float = 0.0
     # "region": each character region (4-connected character cells) goes to one name by the mean
     # similarity of its cells (`match_regions`); "cell": every cell on its own, a name scores its
     # best cell (`match_scores`, the matching before region matching became the default). An
@@ -958,6 +964,33 @@ def smooth_in_shots(p: np.ndarray, segments: list[tuple[int, int]], weight: floa
     return out
 
 
+def hold_in_shots(p: np.ndarray, segments: list[tuple[int, int]], threshold: float, hold: float) -> np.ndarray:
+    """(N, C) probabilities -> (N, C) presence with hysteresis: a sample is present at `threshold`,
+    or at `hold` (<= threshold) when a run of samples at `hold` joins it to a present sample of the
+    same shot. `hold` <= 0 or >= threshold: plain `p >= threshold`."""
+    on = p >= threshold
+    if hold <= 0 or hold >= threshold or len(p) == 0:
+        return on
+    low = p >= hold
+    out = on.copy()
+    for a, b in segments:
+        for c in range(p.shape[1]):
+            if not on[a:b, c].any():
+                continue
+            k = a
+            while k < b:  # runs of `low` samples inside the shot
+                if not low[k, c]:
+                    k += 1
+                    continue
+                e = k
+                while e < b and low[e, c]:
+                    e += 1
+                if on[k:e, c].any():
+                    out[k:e, c] = True
+                k = e
+    return out
+
+
 def intervals_from_mask(mask: np.ndarray, sample_rate: float, duration: float, cut_times: Sequence[float] = (),
                         unsampled: str = "both", shot_samples: Sequence[tuple[float, bool]] = ()) -> list[list[float]]:
     """Present samples -> [[start, end], ...] seconds. Sample k (taken at k / sample_rate) stands for
@@ -1104,11 +1137,11 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
     raw, shot_prob = raw[:n_grid], raw[n_grid:]
     seg = shot_segments(n_grid, cut_times, sample_rate)
     prob = smooth_in_shots(raw, seg, options.shot_weight, options.shot_window)
+    present = hold_in_shots(prob, seg, options.threshold, options.hold_threshold)
     intervals, st = {}, {}
     for i, name in enumerate(names):
         extra = [(float(t), bool(p >= options.threshold)) for t, p in zip(shot_t, shot_prob[:, i])]
-        iv = intervals_from_mask(prob[:, i] >= options.threshold, sample_rate, duration, cut_times, options.unsampled_shots,
-                                 extra)
+        iv = intervals_from_mask(present[:, i], sample_rate, duration, cut_times, options.unsampled_shots, extra)
         intervals[name] = iv
         st[name] = round(float(sum(e - s for s, e in iv)), 3)
     return CharacterResult(names=names, prob=prob, raw_prob=raw, intervals=intervals, screen_time=st,
