@@ -201,6 +201,12 @@ def test_hysteresis_keeps_a_confirmed_character_through_its_weaker_samples_of_th
     assert held.tolist() == [True, True, True, True, False, False, False, False, False, False]
     # a run never crosses a cut: the same samples as one shot carry the name up to sample 3 only
     assert hold_in_shots(p, [(0, 10)], 0.7, 0.45)[:, 0].tolist()[:6] == [True] * 4 + [False] * 2
+    # with anchors, only an anchored present sample starts a run; present samples stay present
+    no_anchor = np.zeros_like(p, bool)
+    assert np.array_equal(hold_in_shots(p, seg, 0.7, 0.45, no_anchor), p >= 0.7)
+    anchored = no_anchor.copy()
+    anchored[2] = True
+    assert np.array_equal(hold_in_shots(p, seg, 0.7, 0.45, anchored)[:, 0], held)
     # off (0) or not below the threshold: plain thresholding
     assert np.array_equal(hold_in_shots(p, seg, 0.7, 0.0), p >= 0.7)
     assert np.array_equal(hold_in_shots(p, seg, 0.7, 0.7), p >= 0.7)

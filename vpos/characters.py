@@ -60,7 +60,16 @@ class CharacterOptions:
     # shot at `threshold`. A character confirmed in a shot keeps its name while it turns away or
     # shrinks, where its regions still go to it (every open-set rule passed) but match its
     # references less well; a region that goes to nobody breaks the run (probability ~0.09).
+    # Off: it trades one per-character target for the other, as growing the references does. Seed
+    # 15151 (diagnosed unseen-art set; README, twelfth session), defaults -> 0.5: accuracy 0.990 ->
+    # 0.992, screen-time error 2.30% -> 1.93% (max 14.7 -> 11.9; pairs within 5% 92% -> 94%), but
+    # wrong-name 0.95% -> 1.36% (worst character 9.1% -> 10.4%; pairs within 2% 89% -> 81%): a
+    # character without references named once as another keeps that name for the rest of its shot.
     hold_threshold: float = 0.0
+    # Runs start only at samples whose region reached `certain_score` (with `hold_threshold`). Seed
+    # 15151: no screen time gained (2.30% -> 2.28%) and wrong names still spread (pairs within 2%
+    # 89% -> 83%): characters without references are also named "certainly" as look-alikes.
+    hold_certain: bool = False
     # "region": each character region (4-connected character cells) goes to one name by the mean
     # similarity of its cells (`match_regions`); "cell": every cell on its own, a name scores its
     # best cell (`match_scores`, the matching before region matching became the default). An
@@ -964,18 +973,21 @@ def smooth_in_shots(p: np.ndarray, segments: list[tuple[int, int]], weight: floa
     return out
 
 
-def hold_in_shots(p: np.ndarray, segments: list[tuple[int, int]], threshold: float, hold: float) -> np.ndarray:
+def hold_in_shots(p: np.ndarray, segments: list[tuple[int, int]], threshold: float, hold: float,
+                  anchor: np.ndarray | None = None) -> np.ndarray:
     """(N, C) probabilities -> (N, C) presence with hysteresis: a sample is present at `threshold`,
     or at `hold` (<= threshold) when a run of samples at `hold` joins it to a present sample of the
-    same shot. `hold` <= 0 or >= threshold: plain `p >= threshold`."""
+    same shot -- one that is also an `anchor` ((N, C) bool), when given. `hold` <= 0 or >= threshold:
+    plain `p >= threshold`."""
     on = p >= threshold
     if hold <= 0 or hold >= threshold or len(p) == 0:
         return on
     low = p >= hold
+    seed = on if anchor is None else on & anchor
     out = on.copy()
     for a, b in segments:
         for c in range(p.shape[1]):
-            if not on[a:b, c].any():
+            if not seed[a:b, c].any():
                 continue
             k = a
             while k < b:  # runs of `low` samples inside the shot
@@ -985,7 +997,7 @@ def hold_in_shots(p: np.ndarray, segments: list[tuple[int, int]], threshold: flo
                 e = k
                 while e < b and low[e, c]:
                     e += 1
-                if on[k:e, c].any():
+                if seed[k:e, c].any():
                     out[k:e, c] = True
                 k = e
     return out
@@ -1137,7 +1149,10 @@ def detect_characters(cell_obj: np.ndarray, cell_emb: np.ndarray, refs: Referenc
     raw, shot_prob = raw[:n_grid], raw[n_grid:]
     seg = shot_segments(n_grid, cut_times, sample_rate)
     prob = smooth_in_shots(raw, seg, options.shot_weight, options.shot_window)
-    present = hold_in_shots(prob, seg, options.threshold, options.hold_threshold)
+    # the runs start only from samples whose region reached `certain_score`: a name given by a
+    # marginal match (the way a character without references gets another's name) is not spread
+    anchor = raw >= head.calibrate(options.certain_score) if options.hold_certain and options.certain_score > 0 else None
+    present = hold_in_shots(prob, seg, options.threshold, options.hold_threshold, anchor)
     intervals, st = {}, {}
     for i, name in enumerate(names):
         extra = [(float(t), bool(p >= options.threshold)) for t, p in zip(shot_t, shot_prob[:, i])]
