@@ -13,7 +13,10 @@ Reported:
   screen-time error in % of each character's true screen time (`vpos.evaluate.score_characters`);
 * wrong-name rate: each character in turn loses its references; of the seconds it is on screen,
   the share in which another name that is NOT on screen at that second is reported (in aggregate,
-  and per episode x character: the worst one and the share within 2%, the issue's target);
+  and per episode x character: the worst one and the share within 2%, the issue's target). A
+  character with no solo frame in the show's other episodes has no references at all: it is left
+  out of accuracy, F1 and screen time (nobody could name it; `score_characters` "unreferenced")
+  and counted here from the main run instead;
 * the prediction documents are written to --pred so `python -m vpos eval --truth CORPUS --pred DIR`
   scores the same figures;
 * with --discover: discovery without references (`vpos.characters.discover_characters`) scored by
@@ -246,6 +249,11 @@ def main(argv=None) -> int:
                     pcts[c] = round(pct, 1)
             hidden = {}
             w, on = wrong_name_seconds(truth, cf, n, cuts, refs, refs.names, options, args.weights, hidden)
+            # a character with no solo frame in the other episodes has no references here: not a
+            # miss (nobody asked for it) but a character without references, as the reruns make them
+            for c, u in sc.get("unreferenced", {}).items():
+                hidden[c] = (u["wrong_name_seconds"], u["seconds"])
+                w, on = w + u["wrong_name_seconds"], on + u["seconds"]
             hidden_pct = {c: round(100.0 * a / b, 1) for c, (a, b) in hidden.items() if b > 0}
             wrong_pct += list(hidden_pct.values())
             totals["wrong"] += w
@@ -254,7 +262,7 @@ def main(argv=None) -> int:
             row = {"episode": tp.name[: -len(".truth.json")], "refs_from": refs_from,
                    "references": refs.counts, "accuracy": round(sc["correct"] / max(1, sc["total"]), 4),
                    "f1": round(f1, 4), "screen_time_error_pct": pcts, "wrong_name_rate": round(w / max(1, on), 4),
-                   "wrong_name_pct": hidden_pct,
+                   "wrong_name_pct": hidden_pct, "unreferenced": sorted(sc.get("unreferenced", {})),
                    "max_reference_overlap": round(max([bank_overlap(cell_descriptors(refs.banks[a], refs.hists[a], options.color_weight),
                                                                     cell_descriptors(refs.banks[b], refs.hists[b], options.color_weight))
                                                        for a in refs.names for b in refs.names if a < b] or [0.0]), 3)}

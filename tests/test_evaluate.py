@@ -185,6 +185,36 @@ def test_characters_by_name_and_by_assignment():
     assert r["screen_time_within_5pct"] == pytest.approx(2 / 3)
 
 
+def test_a_character_without_references_is_scored_by_the_wrong_name_target():
+    t = make_truth()
+    n = 180
+    p = truth_to_result(t)
+    pc = p["characters"]
+    # found from references of the others only: Ren was never asked for, so he is no miss ...
+    pc["references"] = {k: 3 for k in pc["names"] if k != "Ren"}
+    for key in ("per_second", "screen_time", "intervals"):
+        del pc[key]["Ren"]
+    pc["names"].remove("Ren")
+    ren = t["characters"]["Ren"]
+    r = summary(t, p)["characters"]
+    assert r["accuracy"] == pytest.approx(1.0) and r["screen_time_within_5pct"] == pytest.approx(1.0)
+    assert r["unreferenced_pairs"] == 1 and r["unreferenced_wrong_name_rate"] == pytest.approx(0.0)
+    # ... but his seconds reported under a name that is not on screen then are wrong names
+    other = next(k for k in pc["names"])
+    a, b = ren[0]
+    pc["intervals"][other] = sorted(pc["intervals"][other] + [[a, a + 10.0]])
+    pc.pop("screen_time")
+    r = summary(t, p)["characters"]
+    busy = E.intervals_per_second(t["characters"][other], n, float(t["duration"]))
+    wrong = int((~busy[int(a):int(a) + 10]).sum())
+    assert wrong > 0
+    assert r["unreferenced_wrong_name_rate"] == pytest.approx(wrong / (E.intervals_per_second(ren, n, float(t["duration"])).sum()))
+    assert "Without references: wrong name" in E.format_table({"summary": {"characters": r}, "episodes_scored": 1})
+    # without a references map (discovery, or a result that does not say) every truth character is scored
+    del pc["references"]
+    assert "unreferenced_pairs" not in summary(t, p)["characters"]
+
+
 def test_tags_hit_at_k_and_gap():
     t = make_truth()
     p = truth_to_result(t)

@@ -372,6 +372,19 @@ def score_characters(truth: dict, pred: dict) -> dict:
             mapping[k] = None
         for i, j in zip(ri, ci):
             mapping[tn[i]] = names_p[j]
+    # A result found from references (`references`: name -> images) was asked for those names only:
+    # a character of the truth with no references is not scored as missed (nobody could name it)
+    # but as the wrong-name target has it: its seconds under a name that is not on screen then.
+    refd = pc.get("references")
+    unreferenced = {}
+    if assignment == "by_name" and isinstance(refd, dict) and refd:
+        elsewhere = np.zeros(n, bool)  # a name reported while that character is not on screen
+        for b in names_p:
+            if pmasks.get(b) is not None:
+                elsewhere |= pmasks[b] & ~tmasks.get(b, np.zeros(n, bool))
+        for k in [k for k in tmasks if k not in refd]:
+            on = tmasks.pop(k)
+            unreferenced[k] = {"seconds": int(on.sum()), "wrong_name_seconds": int((on & elsewhere).sum())}
     correct = total = tp = fp = fn = 0
     st_err, st_pct = [], []
     per = {}
@@ -401,7 +414,7 @@ def score_characters(truth: dict, pred: dict) -> dict:
         correct = total = tp = fp = fn = 0
     return {"status": "scored", "presence": presence, "assignment": assignment, "correct": correct, "total": total,
             "tp": tp, "fp": fp, "fn": fn, "screen_time_abs_errors": st_err, "screen_time_pct_errors": st_pct,
-            "per_character": per}
+            "per_character": per, "unreferenced": unreferenced}
 
 
 def _norm_tag(s: str) -> str:
@@ -561,12 +574,13 @@ def aggregate(per_episode: Dict[str, dict]) -> dict:
                          {"status": "scored", "missing": miss, "miou": _mean(mious), **prf(tp, fp, fn)})
     # characters
     c = t = tp = fp = fn = miss = 0
-    st, stp = [], []
+    st, stp, unref = [], [], []
     for ep in per_episode.values():
         r = ep["characters"]
         if r["status"] == "missing":
             miss += 1
             continue
+        unref += [(u["wrong_name_seconds"], u["seconds"]) for u in r.get("unreferenced", {}).values() if u["seconds"]]
         c, t = c + r["correct"], t + r["total"]
         tp, fp, fn = tp + r["tp"], fp + r["fp"], fn + r["fn"]
         st += r["screen_time_abs_errors"]
@@ -578,6 +592,13 @@ def aggregate(per_episode: Dict[str, dict]) -> dict:
                               # worst pair and the share of episode x character pairs within 5% too
                               "screen_time_pct_max": max(stp) if stp else None,
                               "screen_time_within_5pct": _mean([float(x <= 5.0) for x in stp]),
+                              # characters of the truth without references: the share of their
+                              # seconds under a name not on screen (target <= 2% for each one)
+                              **({"unreferenced_pairs": len(unref),
+                                  "unreferenced_wrong_name_rate": sum(w for w, _ in unref) / sum(o for _, o in unref),
+                                  "unreferenced_wrong_name_pct_max": max(100.0 * w / o for w, o in unref),
+                                  "unreferenced_wrong_name_within_2pct": _mean([float(100.0 * w / o <= 2.0) for w, o in unref])}
+                                 if unref else {}),
                              **(prf(tp, fp, fn) if t else {"f1": None})})
     # tags
     hit1, hit2, gap_items, npos, miss, vmiss = [], [], [], 0, 0, 0
@@ -743,6 +764,11 @@ def format_table(report: dict) -> str:
             rows.append(("Screen-time error (% of truth)", _fmt(v["screen_time_pct_mean"]),
                          f"mean over episode x character; max {_fmt(v.get('screen_time_pct_max'))}, "
                          f"{_fmt(v.get('screen_time_within_5pct'), True)}% of pairs within 5%"))
+        if v.get("unreferenced_pairs"):
+            rows.append(("Without references: wrong name", _fmt(v["unreferenced_wrong_name_rate"], True),
+                         f"% of their seconds; {v['unreferenced_pairs']} episode x character pairs, worst "
+                         f"{_fmt(v['unreferenced_wrong_name_pct_max'])}%, "
+                         f"{_fmt(v['unreferenced_wrong_name_within_2pct'], True)}% within 2%"))
     if not miss("tags", "Tags"):
         v = s["tags"]
         if "hit1" in v:
