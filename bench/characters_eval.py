@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vpos.characters import CharacterOptions, bank_overlap, build_references, cell_descriptors, detect_characters  # noqa: E402
-from vpos.evaluate import intervals_per_second, score_characters, truth_nsec  # noqa: E402
+from vpos.evaluate import score_characters  # noqa: E402
 
 
 def solo_frames(truth: dict, name: str, k: int = 5, margin: float = 0.25) -> list[float]:
@@ -169,28 +169,22 @@ def shot_samples(cf) -> dict | None:
 def wrong_name_seconds(truth: dict, cf, n: int, cuts, refs, names, options, weights,
                        per_character: dict | None = None) -> tuple[int, int]:
     """Each character without references: its on-screen seconds, and those reported as another
-    name that is not on screen then. `per_character` (a dict) receives {name: (wrong, on screen)}:
-    the target is per character (never more than 2% of ITS seconds), not only in aggregate."""
-    nsec = truth_nsec(truth)
+    name that is not on screen then (`score_characters`' "unreferenced", as `vpos eval` has it).
+    `per_character` (a dict) receives {name: (wrong, on screen)}: the target is per character
+    (never more than 2% of ITS seconds), not only in aggregate."""
     dur = float(truth["duration"])
-    tm = {c: intervals_per_second(v, nsec, dur) for c, v in truth["characters"].items()}
     wrong = total = 0
     for hidden in names:
-        keep = [x for x in names if x != hidden]
-        if not keep or hidden not in tm:
+        if len(names) < 2 or hidden not in truth["characters"]:
             continue
         sub = refs.without(hidden)
         res = detect_characters(cf["cell_obj"][:n], cf["cell_emb"][:n], sub, dur, cuts, 1.0, weights, options,
                                 cell_hist=cf["cell_hist"][:n], cell_pos=cf["cell_pos"][:n], shot_samples=shot_samples(cf))
-        on = tm[hidden]
-        bad = np.zeros(nsec, bool)
-        for k in keep:
-            pm = intervals_per_second(res.intervals[k], nsec, dur)
-            bad |= pm & ~tm.get(k, np.zeros(nsec, bool))
-        wrong += int((bad & on).sum())
-        total += int(on.sum())
+        u = score_characters(truth, {"characters": res.to_dict()})["unreferenced"][hidden]
+        wrong += u["wrong_name_seconds"]
+        total += u["seconds"]
         if per_character is not None:
-            per_character[hidden] = (int((bad & on).sum()), int(on.sum()))
+            per_character[hidden] = (u["wrong_name_seconds"], u["seconds"])
     return wrong, total
 
 
